@@ -1,0 +1,1545 @@
+/*
+ * ferrybench.c - the load tool of ferry's benchmark suite (bench/run.sh).
+ *
+ * One self-contained C17 program, libc only:
+ *
+ *     cc -std=c17 -O2 -Wall -Wextra -pthread -o ferrybench ferrybench.c
+ *
+ * It plays both ends of a proxied connection on loopback:
+ *
+ *   server   a sink/source/echo server: one epoll loop per thread, each with
+ *            its own SO_REUSEPORT listener, thousands of connections each;
+ *   single   download (or upload) N bytes over one stream, MB/s;
+ *   multi    8 concurrent download streams, aggregate MB/s;
+ *   rtt      20,000 1-byte ping-pongs on one connection, p50/p99 in us;
+ *   rate     connect + proxy handshake + 1-byte echo + close, concurrency 32,
+ *            for a fixed time, connections/s;
+ *   idle     open K tunnelled connections, leave them idle, read the proxy's
+ *            RSS (summed over its process tree): KiB per connection;
+ *   wait     wait until a TCP port accepts connections (for scripts).
+ *
+ * Every client reaches the server through --via: "direct", "connect://H:P"
+ * (HTTP CONNECT), "socks5://H:P" (SOCKS5, no auth, IPv4 target) or
+ * "relay://H:P" (a fixed-backend TCP relay such as HAProxy in tcp mode: the
+ * client only connects to H:P).
+ *
+ * Bench protocol: the client opens with a 9-byte header, 1 byte mode and
+ * 8 bytes N big-endian:
+ *   'D'  download: the server sends N bytes, then waits for EOF;
+ *   'U'  upload: the server reads exactly N bytes, then replies 1 byte;
+ *   'E'  echo: the server echoes every byte until EOF (N is ignored).
+ * Byte counts are announced up front and nothing relies on half-close:
+ * several proxies close both directions when the client half-closes.
+ *
+ * Results are printed one per line, "metric=NAME value=X key=val ...", so a
+ * script can pick them out with awk; diagnostics go to stderr.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HDR_LEN 9
+#define IO_CHUNK (256 * 1024)
+#define DIAL_TIMEOUT_MS 10000
+#define RATE_CONN_TIMEOUT_NS (5 * NS_PER_S)
+#define NS_PER_S 1000000000ull
+#define PING_BYTE 'x'
+#define MAX_EVENTS 512
+#define MAX_TREE 4096
+
+/* Zero bytes to send from; only ever read, so threads share it. */
+static unsigned char zeros[IO_CHUNK];
+
+enum via_kind { VIA_DIRECT, VIA_CONNECT, VIA_SOCKS5, VIA_RELAY };
+
+struct opts {
+    const char *cmd;
+    struct sockaddr_in target;  /* the bench server, as the proxy sees it */
+    struct sockaddr_in listen;  /* server: where to listen */
+    struct sockaddr_in proxy;   /* where clients connect unless direct */
+    enum via_kind via;
+    const char *via_str;
+    uint64_t bytes;             /* single: stream size */
+    bool upload;                /* single: upload instead of download */
+    int streams;                /* multi */
+    int count;                  /* rtt: ping-pongs */
+    int concurrency;            /* rate */
+    double seconds;             /* rate, multi: measuring window */
+    int conns;                  /* idle: connections to hold */
+    int warmup;                 /* idle: connections opened and closed first */
+    double settle;              /* idle: seconds to wait before reading RSS */
+    pid_t pid;                  /* idle: the proxy's pid */
+    int threads;                /* server */
+    double timeout;             /* whole-run bound, seconds */
+};
+
+/* ---------------------------------------------------------------- utils */
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("ferrybench: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int parse_addr(const char *s, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long port;
+
+    if (!colon || (size_t)(colon - s) >= sizeof host)
+        return -EINVAL;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535)
+        return -EINVAL;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return -EINVAL;
+    return 0;
+}
+
+static int parse_via(const char *s, struct opts *o)
+{
+    static const struct {
+        const char *prefix;
+        enum via_kind kind;
+    } kinds[] = {
+        { "connect://", VIA_CONNECT },
+        { "socks5://", VIA_SOCKS5 },
+        { "relay://", VIA_RELAY },
+    };
+
+    o->via_str = s;
+    if (strcmp(s, "direct") == 0) {
+        o->via = VIA_DIRECT;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        size_t n = strlen(kinds[i].prefix);
+
+        if (strncmp(s, kinds[i].prefix, n) == 0) {
+            o->via = kinds[i].kind;
+            return parse_addr(s + n, &o->proxy);
+        }
+    }
+    return -EINVAL;
+}
+
+/* "2G", "512M", "64K" (binary multiples) or plain bytes. */
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+
+    switch (toupper((unsigned char)*end)) {
+    case 'G': v <<= 30; end++; break;
+    case 'M': v <<= 20; end++; break;
+    case 'K': v <<= 10; end++; break;
+    default: break;
+    }
+    if (*end || end == s)
+        die("bad size '%s'", s);
+    return v;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        die("getrlimit: %s", strerror(errno));
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        die("setrlimit: %s", strerror(errno));
+}
+
+static int set_nonblock(int fd, bool on)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return -errno;
+    fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+    return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+static void set_nodelay(int fd)
+{
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Blocking send of the whole buffer; 0 or -errno. */
+static int send_all(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void put_header(unsigned char *h, char mode, uint64_t n)
+{
+    h[0] = (unsigned char)mode;
+    for (int i = 0; i < 8; i++)
+        h[1 + i] = (unsigned char)(n >> (56 - 8 * i));
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* ------------------------------------------------------------ handshake */
+
+/*
+ * One client connection on its way through connect(), the proxy handshake
+ * and, if `ping` is set, one 1-byte echo (the 'E' header and the ping byte go
+ * out together).  The script is a list of steps, each "send out[], read until
+ * the reply is complete"; step_fill() and step_reply() do no I/O, hs_drive()
+ * does all of it on a non-blocking socket.
+ */
+enum hs_phase { HS_IDLE, HS_CONNECTING, HS_STEPS, HS_DONE };
+
+struct hs {
+    int fd;
+    enum hs_phase phase;
+    int step;
+    int nsteps;
+    short want;             /* POLLIN/POLLOUT when hs_drive() returns 0 */
+    uint64_t started;       /* now_ns() at hs_start() */
+    size_t out_len, out_off;
+    size_t in_len;
+    unsigned char out[160];
+    unsigned char in[512];
+};
+
+static int via_steps(const struct opts *o)
+{
+    switch (o->via) {
+    case VIA_CONNECT: return 1;
+    case VIA_SOCKS5: return 2;
+    default: return 0;
+    }
+}
+
+static size_t fill_connect(unsigned char *out, size_t cap,
+                           const struct sockaddr_in *t)
+{
+    char ip[INET_ADDRSTRLEN];
+    int n;
+
+    inet_ntop(AF_INET, &t->sin_addr, ip, sizeof ip);
+    n = snprintf((char *)out, cap,
+                 "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n\r\n",
+                 ip, ntohs(t->sin_port), ip, ntohs(t->sin_port));
+    return (size_t)n;
+}
+
+static size_t fill_socks5(unsigned char *out, int step,
+                          const struct sockaddr_in *t)
+{
+    if (step == 0) {
+        out[0] = 5;     /* version */
+        out[1] = 1;     /* one method: */
+        out[2] = 0;     /* no authentication */
+        return 3;
+    }
+    out[0] = 5;         /* version */
+    out[1] = 1;         /* CONNECT */
+    out[2] = 0;
+    out[3] = 1;         /* IPv4 */
+    memcpy(out + 4, &t->sin_addr, 4);
+    memcpy(out + 8, &t->sin_port, 2);
+    return 10;
+}
+
+static void step_fill(struct hs *h, const struct opts *o)
+{
+    h->out_off = 0;
+    h->in_len = 0;
+    if (h->step == via_steps(o)) {
+        put_header(h->out, 'E', 0);
+        h->out[HDR_LEN] = PING_BYTE;
+        h->out_len = HDR_LEN + 1;
+    } else if (o->via == VIA_CONNECT) {
+        h->out_len = fill_connect(h->out, sizeof h->out, &o->target);
+    } else {
+        h->out_len = fill_socks5(h->out, h->step, &o->target);
+    }
+}
+
+/* HTTP/1.x 200 and nothing after the blank line: 1; partial: 0; -errno. */
+static int reply_connect(const unsigned char *in, size_t len, size_t cap)
+{
+    const unsigned char *end = memmem(in, len, "\r\n\r\n", 4);
+
+    if (!end)
+        return len == cap ? -EMSGSIZE : 0;
+    if (len < 12 || memcmp(in, "HTTP/1.", 7) != 0)
+        return -EPROTO;
+    if (memcmp(in + 9, "200", 3) != 0)
+        return -ECONNREFUSED;
+    return (size_t)(end + 4 - in) == len ? 1 : -EPROTO;
+}
+
+static int reply_socks5(const unsigned char *in, size_t len, int step)
+{
+    size_t need;
+
+    if (step == 0) {
+        if (len < 2)
+            return 0;
+        return in[0] == 5 && in[1] == 0 ? 1 : -EPROTO;
+    }
+    if (len < 5)
+        return 0;
+    switch (in[3]) {
+    case 1: need = 4 + 4 + 2; break;
+    case 4: need = 4 + 16 + 2; break;
+    case 3: need = 4 + 1 + (size_t)in[4] + 2; break;
+    default: return -EPROTO;
+    }
+    if (len < need)
+        return 0;
+    if (in[0] != 5)
+        return -EPROTO;
+    return in[1] == 0 ? 1 : -ECONNREFUSED;
+}
+
+static int step_reply(const struct hs *h, const struct opts *o)
+{
+    if (h->step == via_steps(o))
+        return h->in[0] == PING_BYTE ? 1 : -EPROTO;
+    if (o->via == VIA_CONNECT)
+        return reply_connect(h->in, h->in_len, sizeof h->in);
+    return reply_socks5(h->in, h->in_len, h->step);
+}
+
+/* 1 connected, 0 still connecting, -errno failed. */
+static int connect_check(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    if (err)
+        return -err;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        return 1;
+    return errno == ENOTCONN ? 0 : -errno;
+}
+
+/* Start a non-blocking connect; the caller drives with hs_drive(). */
+static int hs_start(struct hs *h, const struct opts *o, bool ping)
+{
+    const struct sockaddr_in *dst =
+        o->via == VIA_DIRECT ? &o->target : &o->proxy;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -errno;
+    set_nodelay(fd);
+    h->fd = fd;
+    h->step = 0;
+    h->nsteps = via_steps(o) + (ping ? 1 : 0);
+    h->started = now_ns();
+    h->want = POLLOUT;
+    h->phase = HS_CONNECTING;
+    if (connect(fd, (const struct sockaddr *)dst, sizeof *dst) == 0)
+        h->phase = HS_STEPS;
+    else if (errno != EINPROGRESS) {
+        int err = -errno;
+
+        close(fd);
+        h->fd = -1;
+        h->phase = HS_IDLE;
+        return err;
+    }
+    if (h->nsteps > 0)
+        step_fill(h, o);
+    return 0;
+}
+
+/* Send what is pending, then read; 1 step done, 0 would block, -errno. */
+static int hs_io(struct hs *h, const struct opts *o)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (h->out_off < h->out_len) {
+            n = send(h->fd, h->out + h->out_off, h->out_len - h->out_off,
+                     MSG_NOSIGNAL);
+            if (n >= 0) {
+                h->out_off += (size_t)n;
+                continue;
+            }
+            h->want = POLLOUT;
+        } else {
+            n = recv(h->fd, h->in + h->in_len, sizeof h->in - h->in_len, 0);
+            if (n == 0)
+                return -ECONNRESET;
+            if (n > 0) {
+                h->in_len += (size_t)n;
+                int r = step_reply(h, o);
+
+                if (r != 0)
+                    return r;
+                continue;
+            }
+            h->want = POLLIN;
+        }
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    }
+}
+
+/* Advance as far as the socket allows: 1 done, 0 would block, -errno. */
+static int hs_drive(struct hs *h, const struct opts *o)
+{
+    if (h->phase == HS_CONNECTING) {
+        int r = connect_check(h->fd);
+
+        if (r <= 0) {
+            h->want = POLLOUT;
+            return r;
+        }
+        h->phase = HS_STEPS;
+    }
+    while (h->step < h->nsteps) {
+        int r = hs_io(h, o);
+
+        if (r <= 0)
+            return r;
+        if (++h->step < h->nsteps)
+            step_fill(h, o);
+    }
+    h->phase = HS_DONE;
+    return 1;
+}
+
+/* A connected, handshaken, blocking socket to the server, or -errno. */
+static int dial(const struct opts *o)
+{
+    struct hs h;
+    uint64_t deadline = now_ns() + DIAL_TIMEOUT_MS * 1000000ull;
+    int r = hs_start(&h, o, false);
+
+    if (r < 0)
+        return r;
+    while ((r = hs_drive(&h, o)) == 0) {
+        struct pollfd p = { .fd = h.fd, .events = h.want };
+        uint64_t now = now_ns();
+
+        if (now >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        if (poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) < 0 &&
+            errno != EINTR) {
+            r = -errno;
+            break;
+        }
+    }
+    if (r < 0 || (r = set_nonblock(h.fd, false)) < 0) {
+        close(h.fd);
+        return r;
+    }
+    return h.fd;
+}
+
+static int dial_or_die(const struct opts *o)
+{
+    int fd = dial(o);
+
+    if (fd < 0)
+        die("connect via %s: %s", o->via_str, strerror(-fd));
+    return fd;
+}
+
+/* ------------------------------------------------------------ server */
+
+/*
+ * Server connection.  mode is 0 until the 9-byte header is in; `left` is
+ * what is still to send ('D') or to read ('U').  Echo data waits in ebuf;
+ * while it does, the connection reads nothing more (backpressure).
+ */
+struct sconn {
+    int fd;
+    char mode;
+    bool ack_pending;
+    size_t hdr_len;
+    uint64_t left;
+    size_t elen, eoff;
+    unsigned char hdr[HDR_LEN];
+    unsigned char ebuf[4096];
+};
+
+struct sthread {
+    int lfd;
+    int ep;
+    unsigned char *scratch;     /* IO_CHUNK bytes for discarded input */
+};
+
+static bool would_block(void)
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+/* Read and throw away until EAGAIN: 0 keep, -1 close (EOF or error). */
+static int drain(struct sconn *c, struct sthread *t)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, t->scratch, IO_CHUNK, 0);
+
+        if (n > 0)
+            continue;
+        return n < 0 && would_block() ? 0 : -1;
+    }
+}
+
+static int read_header(struct sconn *c)
+{
+    while (c->hdr_len < HDR_LEN) {
+        ssize_t n = recv(c->fd, c->hdr + c->hdr_len, HDR_LEN - c->hdr_len, 0);
+
+        if (n <= 0)
+            return n < 0 && would_block() ? 0 : -1;
+        c->hdr_len += (size_t)n;
+    }
+    c->mode = (char)c->hdr[0];
+    c->left = get_be64(c->hdr + 1);
+    c->ack_pending = c->mode == 'U';
+    if (c->mode != 'D' && c->mode != 'U' && c->mode != 'E')
+        return -1;
+    return 1;
+}
+
+static int serve_download(struct sconn *c, struct sthread *t)
+{
+    while (c->left > 0) {
+        size_t len = c->left < IO_CHUNK ? (size_t)c->left : IO_CHUNK;
+        ssize_t n = send(c->fd, zeros, len, MSG_NOSIGNAL);
+
+        if (n < 0)
+            return would_block() ? 0 : -1;
+        c->left -= (uint64_t)n;
+    }
+    return drain(c, t);
+}
+
+static int serve_upload(struct sconn *c, struct sthread *t)
+{
+    while (c->left > 0) {
+        size_t len = c->left < IO_CHUNK ? (size_t)c->left : IO_CHUNK;
+        ssize_t n = recv(c->fd, t->scratch, len, 0);
+
+        if (n <= 0)
+            return n < 0 && would_block() ? 0 : -1;
+        c->left -= (uint64_t)n;
+    }
+    if (c->ack_pending) {
+        ssize_t n = send(c->fd, "k", 1, MSG_NOSIGNAL);
+
+        if (n < 0)
+            return would_block() ? 0 : -1;
+        c->ack_pending = false;
+    }
+    return drain(c, t);
+}
+
+static int serve_echo(struct sconn *c)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (c->eoff < c->elen) {
+            n = send(c->fd, c->ebuf + c->eoff, c->elen - c->eoff,
+                     MSG_NOSIGNAL);
+            if (n < 0)
+                return would_block() ? 0 : -1;
+            c->eoff += (size_t)n;
+            continue;
+        }
+        c->eoff = c->elen = 0;
+        n = recv(c->fd, c->ebuf, sizeof c->ebuf, 0);
+        if (n <= 0)
+            return n < 0 && would_block() ? 0 : -1;
+        c->elen = (size_t)n;
+    }
+}
+
+/* Edge-triggered: do everything the socket allows. 0 keep, -1 close. */
+static int sconn_io(struct sconn *c, struct sthread *t)
+{
+    if (c->mode == 0) {
+        int r = read_header(c);
+
+        if (r <= 0)
+            return r;
+    }
+    switch (c->mode) {
+    case 'D': return serve_download(c, t);
+    case 'U': return serve_upload(c, t);
+    default: return serve_echo(c);
+    }
+}
+
+static void accept_all(struct sthread *t)
+{
+    for (;;) {
+        int fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct epoll_event ev;
+        struct sconn *c;
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (!would_block())
+                fprintf(stderr, "ferrybench server: accept: %s\n",
+                        strerror(errno));
+            return;
+        }
+        c = calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        set_nodelay(fd);
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.ptr = c;
+        if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            free(c);
+        }
+    }
+}
+
+static void *server_loop(void *arg)
+{
+    struct sthread *t = arg;
+    struct epoll_event evs[MAX_EVENTS];
+
+    for (;;) {
+        int n = epoll_wait(t->ep, evs, MAX_EVENTS, -1);
+
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait: %s", strerror(errno));
+        for (int i = 0; i < n; i++) {
+            struct sconn *c = evs[i].data.ptr;
+
+            if (!c) {
+                accept_all(t);
+            } else if (sconn_io(c, t) < 0) {
+                close(c->fd);
+                free(c);
+            }
+        }
+    }
+    return NULL;
+}
+
+static int listen_socket(const struct sockaddr_in *sa)
+{
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        die("setsockopt: %s", strerror(errno));
+    if (bind(fd, (const struct sockaddr *)sa, sizeof *sa) < 0)
+        die("bind: %s", strerror(errno));
+    if (listen(fd, 4096) < 0)
+        die("listen: %s", strerror(errno));
+    return fd;
+}
+
+static void sthread_init(struct sthread *t, const struct opts *o)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = NULL };
+
+    t->lfd = listen_socket(&o->listen);
+    t->ep = epoll_create1(EPOLL_CLOEXEC);
+    t->scratch = malloc(IO_CHUNK);
+    if (t->ep < 0 || !t->scratch)
+        die("server init: %s", strerror(errno));
+    if (epoll_ctl(t->ep, EPOLL_CTL_ADD, t->lfd, &ev) < 0)
+        die("epoll_ctl: %s", strerror(errno));
+}
+
+static int cmd_server(const struct opts *o)
+{
+    struct sthread *ts = calloc((size_t)o->threads, sizeof *ts);
+    pthread_t tid;
+
+    if (!ts)
+        die("out of memory");
+    for (int i = 0; i < o->threads; i++)
+        sthread_init(&ts[i], o);
+    fprintf(stderr, "ferrybench server: listening on %s:%u, %d threads\n",
+            inet_ntoa(o->listen.sin_addr), ntohs(o->listen.sin_port),
+            o->threads);
+    for (int i = 1; i < o->threads; i++)
+        if (pthread_create(&tid, NULL, server_loop, &ts[i]) != 0)
+            die("pthread_create failed");
+    server_loop(&ts[0]);
+    return 0;
+}
+
+/* ------------------------------------------------------------ single */
+
+static double mbps(uint64_t bytes, uint64_t ns)
+{
+    return ns ? (double)bytes / 1e6 / ((double)ns / 1e9) : 0.0;
+}
+
+static int recv_exact(int fd, unsigned char *buf, size_t cap, uint64_t n)
+{
+    while (n > 0) {
+        size_t len = n < cap ? (size_t)n : cap;
+        ssize_t r = recv(fd, buf, len, 0);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r == 0 ? -ECONNRESET : -errno;
+        n -= (uint64_t)r;
+    }
+    return 0;
+}
+
+static int upload(int fd, uint64_t n, unsigned char *buf)
+{
+    int r = 0;
+
+    while (n > 0 && r == 0) {
+        size_t len = n < IO_CHUNK ? (size_t)n : IO_CHUNK;
+
+        r = send_all(fd, zeros, len);
+        n -= len;
+    }
+    return r < 0 ? r : recv_exact(fd, buf, 1, 1);
+}
+
+static int cmd_single(const struct opts *o)
+{
+    unsigned char hdr[HDR_LEN];
+    unsigned char *buf = malloc(IO_CHUNK);
+    int fd = dial_or_die(o);
+    uint64_t t0;
+    int r;
+
+    if (!buf)
+        die("out of memory");
+    put_header(hdr, o->upload ? 'U' : 'D', o->bytes);
+    t0 = now_ns();
+    r = send_all(fd, hdr, sizeof hdr);
+    if (r == 0)
+        r = o->upload ? upload(fd, o->bytes, buf)
+                      : recv_exact(fd, buf, IO_CHUNK, o->bytes);
+    if (r < 0)
+        die("transfer via %s: %s", o->via_str, strerror(-r));
+    uint64_t dt = now_ns() - t0;
+
+    printf("metric=%s value=%.1f bytes=%" PRIu64 " seconds=%.3f via=%s\n",
+           o->upload ? "single_up_mbps" : "single_mbps", mbps(o->bytes, dt),
+           o->bytes, (double)dt / 1e9, o->via_str);
+    close(fd);
+    free(buf);
+    return 0;
+}
+
+/* ------------------------------------------------------------ multi */
+
+/*
+ * Every stream asks for an endless download.  After a warm-up the tool
+ * counts what arrives during a fixed window (--seconds), then closes all
+ * streams.  The window only covers time when all streams are active, and a
+ * slow peer cannot stretch the run.
+ */
+#define MULTI_ENDLESS (1ull << 62)
+#define MULTI_WARMUP_NS (NS_PER_S / 2)
+
+static int multi_open(const struct opts *o, int ep, int *fds)
+{
+    unsigned char hdr[HDR_LEN];
+
+    put_header(hdr, 'D', MULTI_ENDLESS);
+    for (int i = 0; i < o->streams; i++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+
+        fds[i] = dial_or_die(o);
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+            return -errno;
+    }
+    for (int i = 0; i < o->streams; i++) {
+        int r = send_all(fds[i], hdr, sizeof hdr);
+
+        if (r < 0 || (r = set_nonblock(fds[i], true)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Read from all streams until `until`, adding to got[]; 0 or -errno. */
+static int multi_pump(int ep, const int *fds, uint64_t *got,
+                      unsigned char *buf, uint64_t until)
+{
+    struct epoll_event evs[64];
+    uint64_t now;
+
+    while ((now = now_ns()) < until) {
+        int ms = (int)((until - now) / 1000000 + 1);
+        int n = epoll_wait(ep, evs, 64, ms < 100 ? ms : 100);
+
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        for (int i = 0; i < n; i++) {
+            uint32_t s = evs[i].data.u32;
+            ssize_t r = recv(fds[s], buf, IO_CHUNK, 0);
+
+            if (r == 0)
+                return -ECONNRESET;
+            if (r < 0 && !would_block())
+                return -errno;
+            if (r > 0)
+                got[s] += (uint64_t)r;
+        }
+    }
+    return 0;
+}
+
+static void multi_report(const struct opts *o, const uint64_t *got,
+                         uint64_t ns)
+{
+    uint64_t total = 0, lo = UINT64_MAX, hi = 0;
+
+    for (int i = 0; i < o->streams; i++) {
+        total += got[i];
+        lo = got[i] < lo ? got[i] : lo;
+        hi = got[i] > hi ? got[i] : hi;
+    }
+    printf("metric=multi_mbps value=%.1f streams=%d bytes=%" PRIu64
+           " seconds=%.3f min_stream_mbps=%.1f max_stream_mbps=%.1f via=%s\n",
+           mbps(total, ns), o->streams, total, (double)ns / 1e9,
+           mbps(lo, ns), mbps(hi, ns), o->via_str);
+}
+
+static int cmd_multi(const struct opts *o)
+{
+    size_t n = (size_t)o->streams;
+    int *fds = calloc(n, sizeof *fds);
+    uint64_t *got = calloc(n, sizeof *got);
+    unsigned char *buf = malloc(IO_CHUNK);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    uint64_t t0;
+    int r;
+
+    if (!fds || !got || !buf || ep < 0)
+        die("multi init: %s", strerror(errno));
+    r = multi_open(o, ep, fds);
+    if (r == 0)
+        r = multi_pump(ep, fds, got, buf, now_ns() + MULTI_WARMUP_NS);
+    memset(got, 0, n * sizeof *got);
+    t0 = now_ns();
+    if (r == 0)
+        r = multi_pump(ep, fds, got, buf, t0 + (uint64_t)(o->seconds * 1e9));
+    if (r < 0)
+        die("multi via %s: %s", o->via_str, strerror(-r));
+    multi_report(o, got, now_ns() - t0);
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+    close(ep);
+    free(fds);
+    free(got);
+    free(buf);
+    return 0;
+}
+
+/* ------------------------------------------------------------ rtt */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int ping_once(int fd, uint64_t *ns)
+{
+    unsigned char c = PING_BYTE;
+    uint64_t t0 = now_ns();
+    int r = send_all(fd, &c, 1);
+
+    if (r == 0)
+        r = recv_exact(fd, &c, 1, 1);
+    *ns = now_ns() - t0;
+    return r;
+}
+
+static int cmd_rtt(const struct opts *o)
+{
+    enum { WARMUP = 200 };
+    uint64_t *v = calloc((size_t)o->count, sizeof *v);
+    unsigned char hdr[HDR_LEN];
+    int fd = dial_or_die(o);
+    uint64_t sum = 0, dummy;
+    int r;
+
+    if (!v)
+        die("out of memory");
+    put_header(hdr, 'E', 0);
+    r = send_all(fd, hdr, sizeof hdr);
+    for (int i = 0; i < WARMUP && r == 0; i++)
+        r = ping_once(fd, &dummy);
+    for (int i = 0; i < o->count && r == 0; i++) {
+        r = ping_once(fd, &v[i]);
+        sum += v[i];
+    }
+    if (r < 0)
+        die("rtt via %s: %s", o->via_str, strerror(-r));
+    qsort(v, (size_t)o->count, sizeof *v, cmp_u64);
+    printf("metric=rtt_p50_us value=%.1f count=%d via=%s\n",
+           (double)v[o->count / 2] / 1e3, o->count, o->via_str);
+    printf("metric=rtt_p99_us value=%.1f count=%d via=%s\n",
+           (double)v[(size_t)o->count * 99 / 100] / 1e3, o->count, o->via_str);
+    printf("metric=rtt_mean_us value=%.1f count=%d via=%s\n",
+           (double)sum / o->count / 1e3, o->count, o->via_str);
+    close(fd);
+    free(v);
+    return 0;
+}
+
+/* ------------------------------------------------------------ rate */
+
+/*
+ * A pool of non-blocking connections sharing one edge-triggered epoll set.
+ * Used by `rate` (open, handshake, echo, close, again) and by `idle` (open
+ * and keep).  ev.data.u32 is the slot index.
+ */
+struct pool {
+    const struct opts *o;
+    int ep;
+    int nslots;
+    struct hs *slots;
+    uint64_t done;
+    uint64_t errors;
+    int last_err;
+};
+
+static void pool_init(struct pool *p, const struct opts *o, int nslots)
+{
+    p->o = o;
+    p->nslots = nslots;
+    p->done = p->errors = 0;
+    p->last_err = 0;
+    p->ep = epoll_create1(EPOLL_CLOEXEC);
+    p->slots = calloc((size_t)nslots, sizeof *p->slots);
+    if (p->ep < 0 || !p->slots)
+        die("pool init: %s", strerror(errno));
+    for (int i = 0; i < nslots; i++) {
+        p->slots[i].fd = -1;
+        p->slots[i].phase = HS_IDLE;
+    }
+}
+
+static void pool_fail(struct pool *p, int i, int err)
+{
+    struct hs *h = &p->slots[i];
+
+    if (h->fd >= 0)
+        close(h->fd);
+    h->fd = -1;
+    h->phase = HS_IDLE;
+    p->errors++;
+    p->last_err = -err;
+}
+
+/* Start slot i; on failure it stays HS_IDLE and counts as an error. */
+static int pool_open(struct pool *p, int i)
+{
+    struct hs *h = &p->slots[i];
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u32 = (uint32_t)i,
+    };
+    int r = hs_start(h, p->o, true);
+
+    if (r == 0 && epoll_ctl(p->ep, EPOLL_CTL_ADD, h->fd, &ev) < 0)
+        r = -errno;
+    if (r < 0)
+        pool_fail(p, i, r);
+    return r;
+}
+
+/* An idle connection should hear nothing: true if EOF, RST or data. */
+static bool idle_broken(int fd)
+{
+    unsigned char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+/* Drive slot i after an event: 1 just completed, 0 pending, -1 failed. */
+static int pool_event(struct pool *p, int i)
+{
+    struct hs *h = &p->slots[i];
+    int r;
+
+    if (h->phase == HS_IDLE)
+        return 0;
+    if (h->phase == HS_DONE) {
+        if (!idle_broken(h->fd))
+            return 0;
+        pool_fail(p, i, -ECONNRESET);
+        return -1;
+    }
+    r = hs_drive(h, p->o);
+    if (r < 0) {
+        pool_fail(p, i, r);
+        return -1;
+    }
+    if (r > 0)
+        p->done++;
+    return r;
+}
+
+static void rate_recycle(struct pool *p, int i, bool more)
+{
+    struct hs *h = &p->slots[i];
+
+    if (h->fd >= 0)
+        close(h->fd);
+    h->fd = -1;
+    h->phase = HS_IDLE;
+    if (more)
+        pool_open(p, i);
+}
+
+/* Reopen empty slots; time out connections stuck longer than 5 s. */
+static void rate_sweep(struct pool *p, uint64_t now, bool more)
+{
+    for (int i = 0; i < p->nslots; i++) {
+        struct hs *h = &p->slots[i];
+
+        if (h->phase != HS_IDLE && now > h->started &&
+            now - h->started > RATE_CONN_TIMEOUT_NS)
+            pool_fail(p, i, -ETIMEDOUT);
+        if (h->phase == HS_IDLE && more)
+            pool_open(p, i);
+    }
+}
+
+static int cmd_rate(const struct opts *o)
+{
+    struct pool p;
+    struct epoll_event evs[MAX_EVENTS];
+    uint64_t t0 = now_ns();
+    uint64_t end = t0 + (uint64_t)(o->seconds * 1e9);
+    uint64_t now = t0, last_sweep = t0;
+
+    pool_init(&p, o, o->concurrency);
+    rate_sweep(&p, now, true);
+    while (now < end) {
+        int n = epoll_wait(p.ep, evs, MAX_EVENTS, 100);
+
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait: %s", strerror(errno));
+        now = now_ns();
+        for (int i = 0; i < n; i++) {
+            int s = (int)evs[i].data.u32;
+
+            if (pool_event(&p, s) > 0)
+                rate_recycle(&p, s, now < end);
+        }
+        if (now - last_sweep > 100000000ull) {
+            rate_sweep(&p, now, now < end);
+            last_sweep = now;
+        }
+    }
+    double secs = (double)(now - t0) / 1e9;
+
+    printf("metric=conn_rate value=%.1f conns=%" PRIu64 " errors=%" PRIu64
+           " seconds=%.2f concurrency=%d via=%s\n", (double)p.done / secs,
+           p.done, p.errors, secs, o->concurrency, o->via_str);
+    if (p.errors)
+        fprintf(stderr, "ferrybench rate: %" PRIu64 " errors, last: %s\n",
+                p.errors, strerror(p.last_err));
+    return p.done > 0 && p.errors * 100 <= p.done ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ idle */
+
+struct proc_ent {
+    pid_t pid;
+    pid_t ppid;
+};
+
+static pid_t read_ppid(pid_t pid)
+{
+    char path[64], buf[512];
+    FILE *f;
+    char *rp;
+    pid_t ppid = -1;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')) != NULL)
+        if (sscanf(rp + 1, " %*c %d", &ppid) != 1)
+            ppid = -1;
+    fclose(f);
+    return ppid;
+}
+
+static int list_procs(struct proc_ent *ents, int max)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+
+    if (!d)
+        die("opendir /proc: %s", strerror(errno));
+    while ((de = readdir(d)) != NULL && n < max) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        ents[n].pid = (pid_t)atoi(de->d_name);
+        ents[n].ppid = read_ppid(ents[n].pid);
+        if (ents[n].ppid >= 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* root and all its descendants into out[]; returns how many. */
+static int proc_tree(pid_t root, pid_t *out, int max)
+{
+    static struct proc_ent ents[MAX_TREE * 4];
+    int n = list_procs(ents, MAX_TREE * 4);
+    int count = 1;
+
+    out[0] = root;
+    for (int head = 0; head < count; head++)
+        for (int i = 0; i < n && count < max; i++)
+            if (ents[i].ppid == out[head])
+                out[count++] = ents[i].pid;
+    return count;
+}
+
+/* A "Key:   123 kB" field of a /proc file, in KiB; -1 if absent. */
+static long proc_kib(pid_t pid, const char *file, const char *key)
+{
+    char path[64], line[256];
+    size_t klen = strlen(key);
+    long v = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0) {
+            v = strtol(line + klen, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+struct mem {
+    long rss;       /* VmRSS summed over the tree, KiB */
+    long pss;       /* Pss summed over the tree, KiB */
+    int nprocs;
+    pid_t pids[MAX_TREE];
+};
+
+static void mem_read(pid_t root, struct mem *m)
+{
+    m->nprocs = proc_tree(root, m->pids, MAX_TREE);
+    m->rss = m->pss = 0;
+    for (int i = 0; i < m->nprocs; i++) {
+        long r = proc_kib(m->pids[i], "status", "VmRSS:");
+        long s = proc_kib(m->pids[i], "smaps_rollup", "Pss:");
+
+        m->rss += r > 0 ? r : 0;
+        m->pss += s > 0 ? s : 0;
+    }
+}
+
+static void print_pids(const struct mem *m)
+{
+    printf(" pids=");
+    for (int i = 0; i < m->nprocs; i++)
+        printf("%s%d", i ? "," : "", (int)m->pids[i]);
+}
+
+/* Start connections in HS_IDLE slots until `want` are in flight. */
+static int idle_fill(struct pool *p, int *cursor, int inflight, int want)
+{
+    for (int tries = 0; inflight < want && tries < p->nslots; tries++) {
+        int s = *cursor;
+
+        *cursor = (s + 1) % p->nslots;
+        if (p->slots[s].phase == HS_IDLE && pool_open(p, s) == 0)
+            inflight++;
+    }
+    return inflight;
+}
+
+/*
+ * Bring `target` connections up, at most 64 in flight; each completes its
+ * handshake and one echo and then stays open.  Failed slots are retried,
+ * up to 100 errors in all.  Returns how many are up and idle.
+ */
+static int idle_open(struct pool *p, int target, uint64_t deadline)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    int cursor = 0, inflight = 0, idle = 0;
+
+    while (idle < target && now_ns() < deadline && p->errors <= 100) {
+        int want = target - idle < 64 ? target - idle : 64;
+        int n;
+
+        inflight = idle_fill(p, &cursor, inflight, want);
+        n = epoll_wait(p->ep, evs, MAX_EVENTS, 100);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait: %s", strerror(errno));
+        for (int i = 0; i < n; i++) {
+            int s = (int)evs[i].data.u32;
+            bool was_idle = p->slots[s].phase == HS_DONE;
+            int r = pool_event(p, s);
+
+            if (r > 0) {
+                inflight--;
+                idle++;
+            } else if (r < 0 && was_idle) {
+                idle--;
+            } else if (r < 0) {
+                inflight--;
+            }
+        }
+    }
+    return idle;
+}
+
+/* Count idle connections that were closed under us since they opened. */
+static int idle_lost(struct pool *p)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    int lost = 0, n;
+
+    while ((n = epoll_wait(p->ep, evs, MAX_EVENTS, 0)) > 0)
+        for (int i = 0; i < n; i++)
+            if (pool_event(p, (int)evs[i].data.u32) < 0)
+                lost++;
+    return lost;
+}
+
+static void pool_close_all(struct pool *p)
+{
+    for (int i = 0; i < p->nslots; i++)
+        if (p->slots[i].fd >= 0)
+            close(p->slots[i].fd);
+    close(p->ep);
+    free(p->slots);
+}
+
+static void idle_warmup(const struct opts *o, uint64_t deadline)
+{
+    struct pool p;
+
+    if (o->warmup <= 0)
+        return;
+    pool_init(&p, o, o->warmup);
+    if (idle_open(&p, o->warmup, deadline) < o->warmup)
+        die("warm-up via %s failed: %s", o->via_str, strerror(p.last_err));
+    pool_close_all(&p);
+    sleep_s(0.5);
+}
+
+static int cmd_idle(const struct opts *o)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(o->timeout * 0.8e9);
+    struct mem *before = malloc(sizeof *before);
+    struct mem *after = malloc(sizeof *after);
+    struct pool p;
+    int idle, lost;
+
+    if (!before || !after)
+        die("out of memory");
+    if (kill(o->pid, 0) < 0)
+        die("pid %d: %s", (int)o->pid, strerror(errno));
+    idle_warmup(o, deadline);
+    mem_read(o->pid, before);
+    pool_init(&p, o, o->conns);
+    idle = idle_open(&p, o->conns, deadline);
+    if (idle < o->conns)
+        die("only %d of %d connections via %s came up (%" PRIu64
+            " errors, last: %s)", idle, o->conns, o->via_str, p.errors,
+            strerror(p.last_err));
+    sleep_s(o->settle);
+    mem_read(o->pid, after);
+    lost = idle_lost(&p);
+    printf("metric=idle_kib_per_conn value=%.2f conns=%d rss_before_kib=%ld"
+           " rss_after_kib=%ld pss_kib_per_conn=%.2f procs_before=%d"
+           " procs_after=%d lost=%d via=%s",
+           (double)(after->rss - before->rss) / o->conns, o->conns,
+           before->rss, after->rss,
+           (double)(after->pss - before->pss) / o->conns, before->nprocs,
+           after->nprocs, lost, o->via_str);
+    print_pids(after);
+    printf("\n");
+    pool_close_all(&p);
+    free(before);
+    free(after);
+    return lost ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ wait */
+
+static int cmd_wait(const struct opts *o)
+{
+    const struct sockaddr_in *dst =
+        o->via == VIA_DIRECT ? &o->target : &o->proxy;
+    uint64_t deadline = now_ns() + (uint64_t)(o->timeout * 1e9);
+
+    while (now_ns() < deadline) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int r;
+
+        if (fd < 0)
+            die("socket: %s", strerror(errno));
+        r = connect(fd, (const struct sockaddr *)dst, sizeof *dst);
+        close(fd);
+        if (r == 0)
+            return 0;
+        sleep_s(0.05);
+    }
+    fprintf(stderr, "ferrybench wait: %s:%u not accepting\n",
+            inet_ntoa(dst->sin_addr), ntohs(dst->sin_port));
+    return 1;
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(void)
+{
+    fputs(
+"usage: ferrybench server [--listen H:P] [--threads N]\n"
+"       ferrybench single --target H:P --via V [--bytes 2G] [--upload]\n"
+"       ferrybench multi  --target H:P --via V [--streams 8] [--seconds 3]\n"
+"       ferrybench rtt    --target H:P --via V [--count 20000]\n"
+"       ferrybench rate   --target H:P --via V [--seconds 5]"
+" [--concurrency 32]\n"
+"       ferrybench idle   --target H:P --via V --pid PID [--conns 5000]\n"
+"                         [--warmup 16] [--settle 2]\n"
+"       ferrybench wait   --via V | --target H:P\n"
+"  V = direct | connect://H:P | socks5://H:P | relay://H:P\n"
+"  every client command takes --timeout SECONDS (default 300)\n"
+"  multi: endless downloads, bytes counted over --seconds after 0.5 s\n",
+          stderr);
+    exit(2);
+}
+
+static void opts_defaults(struct opts *o)
+{
+    memset(o, 0, sizeof *o);
+    if (parse_addr("127.0.0.1:19000", &o->target) < 0 ||
+        parse_addr("127.0.0.1:19000", &o->listen) < 0)
+        die("internal: default address");
+    o->via = VIA_DIRECT;
+    o->via_str = "direct";
+    o->bytes = 0;
+    o->streams = 8;
+    o->count = 20000;
+    o->concurrency = 32;
+    o->seconds = 0;
+    o->conns = 5000;
+    o->warmup = 16;
+    o->settle = 2;
+    o->pid = 0;
+    o->threads = 2;
+    o->timeout = 300;
+}
+
+static long int_arg(const char *v, long lo, long hi)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+
+    if (*end || end == v || n < lo || n > hi)
+        die("bad number '%s'", v);
+    return n;
+}
+
+static double num_arg(const char *v)
+{
+    char *end;
+    double d = strtod(v, &end);
+
+    if (*end || end == v || d < 0)
+        die("bad number '%s'", v);
+    return d;
+}
+
+static void parse_opt(struct opts *o, const char *k, const char *v)
+{
+    if (strcmp(k, "--target") == 0 && parse_addr(v, &o->target) == 0)
+        return;
+    if (strcmp(k, "--listen") == 0 && parse_addr(v, &o->listen) == 0)
+        return;
+    if (strcmp(k, "--via") == 0 && parse_via(v, o) == 0)
+        return;
+    if (strcmp(k, "--bytes") == 0)
+        o->bytes = parse_size(v);
+    else if (strcmp(k, "--streams") == 0)
+        o->streams = (int)int_arg(v, 1, 1024);
+    else if (strcmp(k, "--count") == 0)
+        o->count = (int)int_arg(v, 1, 100000000);
+    else if (strcmp(k, "--concurrency") == 0)
+        o->concurrency = (int)int_arg(v, 1, 10000);
+    else if (strcmp(k, "--conns") == 0)
+        o->conns = (int)int_arg(v, 1, 1000000);
+    else if (strcmp(k, "--warmup") == 0)
+        o->warmup = (int)int_arg(v, 0, 10000);
+    else if (strcmp(k, "--pid") == 0)
+        o->pid = (pid_t)int_arg(v, 1, 1L << 30);
+    else if (strcmp(k, "--threads") == 0)
+        o->threads = (int)int_arg(v, 1, 256);
+    else if (strcmp(k, "--seconds") == 0)
+        o->seconds = num_arg(v);
+    else if (strcmp(k, "--settle") == 0)
+        o->settle = num_arg(v);
+    else if (strcmp(k, "--timeout") == 0)
+        o->timeout = num_arg(v);
+    else
+        die("bad option %s %s", k, v);
+}
+
+static void parse_args(struct opts *o, int argc, char **argv)
+{
+    opts_defaults(o);
+    if (argc < 2)
+        usage();
+    o->cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--upload") == 0)
+            o->upload = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            usage();
+        else if (i + 1 < argc) {
+            parse_opt(o, argv[i], argv[i + 1]);
+            i++;
+        } else {
+            die("option %s needs a value", argv[i]);
+        }
+    }
+    if (o->bytes == 0)
+        o->bytes = 2ull << 30;
+    if (o->seconds == 0)
+        o->seconds = strcmp(o->cmd, "multi") == 0 ? 3 : 5;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(const struct opts *);
+    } cmds[] = {
+        { "server", cmd_server }, { "single", cmd_single },
+        { "multi", cmd_multi },   { "rtt", cmd_rtt },
+        { "rate", cmd_rate },     { "idle", cmd_idle },
+        { "wait", cmd_wait },
+    };
+    struct opts o;
+
+    parse_args(&o, argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(o.cmd, "idle") == 0 && o.pid == 0)
+        die("idle needs --pid");
+    if (strcmp(o.cmd, "server") != 0)
+        alarm((unsigned)o.timeout + 1);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(o.cmd, cmds[i].name) == 0)
+            return cmds[i].fn(&o);
+    usage();
+    return 2;
+}

@@ -1,0 +1,842 @@
+/* conf: builds the configuration snapshot that main hands to the workers.
+ *
+ * YAML goes through three steps: yamlpos indexes where every node is
+ * (and rejects bad YAML), libcyaml loads the text into the raw_* structs
+ * below (and rejects unknown keys and wrong shapes, cyerr reading its
+ * log), then this file checks and converts the raw values into a struct
+ * conf.  Every error is placed with yamlpos.  Command-line listener URLs
+ * and DNS servers take the same checks without the YAML. */
+#include "conf/conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cyaml/cyaml.h>
+
+#include "conf/cyerr.h"
+#include "conf/duration.h"
+#include "conf/listenurl.h"
+#include "conf/yamlpos.h"
+
+#define CONF_MAX_BYTES (1024 * 1024) /* a config file, not a data file */
+#define CONF_WORKERS_MAX 1024
+#define DNS_PORT 53
+
+const char conf_default_yaml[] =
+    "# ferry's built-in configuration: what `ferry` with no arguments\n"
+    "# runs.  docs/configuration.md describes every key.\n"
+    "workers: 0             # one worker per CPU\n"
+    "log:\n"
+    "  level: info          # error | warn | info | debug\n"
+    "  access: stderr       # stderr | stdout | off | /path/to/file\n"
+    "timeouts:\n"
+    "  connect: 10s         # TCP connect to the target\n"
+    "  handshake: 15s       # accept until the request head is read\n"
+    "  idle: 5m             # no bytes either way on an open relay\n"
+    "  dns: 5s              # one name lookup\n"
+    "  shutdown: 10s        # grace period on SIGTERM/SIGINT\n"
+    "listeners:\n"
+    "  - name: default\n"
+    "    type: mixed        # HTTP proxy and SOCKS on one port\n"
+    "    listen: 127.0.0.1:7890\n";
+
+/* ---- What libcyaml loads: every leaf a string, checked below. ---- */
+
+struct raw_user {
+    char *name;
+    char *password;
+};
+
+struct raw_listener {
+    char *name;
+    char *type;
+    char *listen;
+    struct raw_user *users;
+    unsigned users_count;
+};
+
+struct raw_log {
+    char *level;
+    char *access;
+};
+
+struct raw_timeouts {
+    char *connect, *handshake, *idle, *dns, *shutdown;
+};
+
+struct raw_dns {
+    char **servers;
+    unsigned servers_count;
+    int64_t *cache_size; /* NULL when absent: the default is not 0 */
+};
+
+struct raw_conf {
+    int64_t *workers;
+    struct raw_log *log;
+    struct raw_timeouts *timeouts;
+    struct raw_dns *dns;
+    struct raw_listener *listeners;
+    unsigned listeners_count;
+};
+
+#define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
+#define STR(key, flags, type, member)                                      \
+    CYAML_FIELD_STRING_PTR(key, flags, type, member, 0, CYAML_UNLIMITED)
+
+static const cyaml_schema_field_t user_fields[] = {
+    STR("name", CYAML_FLAG_POINTER, struct raw_user, name),
+    STR("password", CYAML_FLAG_POINTER, struct raw_user, password),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t user_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_user, user_fields),
+};
+
+static const cyaml_schema_field_t listener_fields[] = {
+    STR("name", OPT, struct raw_listener, name),
+    STR("type", CYAML_FLAG_POINTER, struct raw_listener, type),
+    STR("listen", CYAML_FLAG_POINTER, struct raw_listener, listen),
+    CYAML_FIELD_SEQUENCE("users", OPT, struct raw_listener, users,
+                         &user_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t listener_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_listener,
+                        listener_fields),
+};
+
+static const cyaml_schema_field_t log_fields[] = {
+    STR("level", OPT, struct raw_log, level),
+    STR("access", OPT, struct raw_log, access),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t timeout_fields[] = {
+    STR("connect", OPT, struct raw_timeouts, connect),
+    STR("handshake", OPT, struct raw_timeouts, handshake),
+    STR("idle", OPT, struct raw_timeouts, idle),
+    STR("dns", OPT, struct raw_timeouts, dns),
+    STR("shutdown", OPT, struct raw_timeouts, shutdown),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t string_schema = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+
+static const cyaml_schema_field_t dns_fields[] = {
+    CYAML_FIELD_SEQUENCE("servers", OPT, struct raw_dns, servers,
+                         &string_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_INT_PTR("cache_size", OPT, struct raw_dns, cache_size),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t top_fields[] = {
+    CYAML_FIELD_INT_PTR("workers", OPT, struct raw_conf, workers),
+    CYAML_FIELD_MAPPING_PTR("log", OPT, struct raw_conf, log, log_fields),
+    CYAML_FIELD_MAPPING_PTR("timeouts", OPT, struct raw_conf, timeouts,
+                            timeout_fields),
+    CYAML_FIELD_MAPPING_PTR("dns", OPT, struct raw_conf, dns, dns_fields),
+    CYAML_FIELD_SEQUENCE("listeners", OPT, struct raw_conf, listeners,
+                         &listener_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t top_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_conf, top_fields),
+};
+
+/* ---- Errors ---- */
+
+/* What a YAML load is checking, for placing its errors. */
+struct ld {
+    const char *name;
+    const struct yamlpos *pos;
+    char *err;
+    size_t errlen;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int fail(const struct ld *ld, const char *path, const char *key,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* "NAME:LINE:COL: reason" at the node at path (at the key when key is
+ * given; at the nearest ancestor when the node was left out). */
+static int fail(const struct ld *ld, const char *path, const char *key,
+                const char *fmt, ...)
+{
+    struct yamlpos_node nd = {0};
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (ld->pos)
+        yamlpos_find(ld->pos, path, key, &nd);
+    if (key && nd.key_at.line)
+        nd.at = nd.key_at;
+    if (nd.at.line)
+        set_err(ld->err, ld->errlen, "%s:%lu:%lu: %s", ld->name, nd.at.line,
+                nd.at.col, why);
+    else
+        set_err(ld->err, ld->errlen, "%s: %s", ld->name, why);
+    return -EINVAL;
+}
+
+/* ---- Checks shared by YAML, URLs and the command line ---- */
+
+static bool parse_type(const char *s, enum conf_listener_type *t)
+{
+    if (strcmp(s, "http") == 0)
+        *t = CONF_LISTENER_HTTP;
+    else if (strcmp(s, "socks") == 0 || strcmp(s, "socks5") == 0 ||
+             strcmp(s, "socks4") == 0 || strcmp(s, "socks4a") == 0)
+        *t = CONF_LISTENER_SOCKS;
+    else if (strcmp(s, "mixed") == 0)
+        *t = CONF_LISTENER_MIXED;
+    else
+        return false;
+    return true;
+}
+
+/* "IP:PORT", "[IPv6]:PORT" or ":PORT" (loopback).  NULL on success, or
+ * what is wrong. */
+static const char *parse_listen(const char *s, struct addr *a)
+{
+    char buf[TARGET_HOST_MAX + 16];
+    struct target t;
+    if (s[0] == ':') { /* the safe default: only this host can connect */
+        if (snprintf(buf, sizeof(buf), "127.0.0.1%s", s) >=
+            (int)sizeof(buf))
+            return "too long";
+        s = buf;
+    }
+    if (!strchr(s, ':'))
+        return "it needs a port: IP:PORT or :PORT";
+    if (s[0] != '[' && strchr(s, ':') != strrchr(s, ':'))
+        return "an IPv6 address needs brackets: [::1]:PORT";
+    if (target_parse(&t, s, strlen(s), 0) < 0)
+        return "use IP:PORT, [IPv6]:PORT or :PORT with a port 1-65535";
+    if (t.kind != TARGET_IP)
+        return "the host must be a numeric IP address, not a name";
+    *a = t.ip;
+    return NULL;
+}
+
+/* "IP", "IP:PORT" or "[IPv6]:PORT"; the port defaults to 53. */
+static const char *parse_dns_server(const char *s, struct addr *a)
+{
+    struct target t;
+    if (addr_from_ip(a, s, DNS_PORT) == 0)
+        return NULL; /* a bare IP, v4 or v6 */
+    if (target_parse(&t, s, strlen(s), DNS_PORT) < 0)
+        return "use IP, IP:PORT or [IPv6]:PORT";
+    if (t.kind != TARGET_IP)
+        return "it must be a numeric IP address, not a name";
+    *a = t.ip;
+    return NULL;
+}
+
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static bool user_name_ok(const char *s)
+{
+    return s[0] != '\0' && !strchr(s, ':') && printable(s);
+}
+
+static bool same_addr(const struct addr *a, const struct addr *b)
+{
+    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
+}
+
+/* The listener already in c with this name or address, if any. */
+static const struct conf_listener *clash(const struct conf *c,
+                                         const struct conf_listener *l,
+                                         bool *by_name)
+{
+    for (unsigned i = 0; i < c->n_listeners; i++) {
+        const struct conf_listener *o = &c->listeners[i];
+        *by_name = strcmp(o->name, l->name) == 0;
+        if (*by_name || same_addr(&o->addr, &l->addr))
+            return o;
+    }
+    return NULL;
+}
+
+static char *default_name(enum conf_listener_type t, const char *listen)
+{
+    const char *type = conf_listener_type_name(t);
+    size_t n = strlen(type) + strlen(listen) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s@%s", type, listen);
+    return s;
+}
+
+static void free_secret(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static void listener_fini(struct conf_listener *l)
+{
+    for (unsigned i = 0; i < l->n_users; i++) {
+        free(l->users[i].name);
+        free_secret(l->users[i].password);
+    }
+    free(l->users);
+    free(l->name);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Append l to c; c takes what l owns (also on failure, when it is freed). */
+static int append_listener(struct conf *c, struct conf_listener *l)
+{
+    struct conf_listener *v =
+        realloc(c->listeners, (c->n_listeners + 1) * sizeof(*v));
+    if (!v) {
+        listener_fini(l);
+        return -ENOMEM;
+    }
+    c->listeners = v;
+    c->listeners[c->n_listeners++] = *l;
+    memset(l, 0, sizeof(*l));
+    return 0;
+}
+
+static int append_dns(struct conf *c, const struct addr *a)
+{
+    struct addr *v =
+        realloc(c->dns.servers, (c->dns.n_servers + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    c->dns.servers = v;
+    c->dns.servers[c->dns.n_servers++] = *a;
+    return 0;
+}
+
+/* ---- From the raw structs to the snapshot ---- */
+
+static int conv_workers(const struct ld *ld, const struct raw_conf *r,
+                        struct conf *c)
+{
+    if (!r->workers)
+        return 0;
+    if (*r->workers < 0 || *r->workers > CONF_WORKERS_MAX)
+        return fail(ld, "workers", NULL,
+                    "workers must be between 0 (one per CPU) and %d, "
+                    "not %lld",
+                    CONF_WORKERS_MAX, (long long)*r->workers);
+    c->workers = (unsigned)*r->workers;
+    return 0;
+}
+
+static int conv_log(const struct ld *ld, const struct raw_log *r,
+                    struct conf *c)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    if (!r)
+        return 0;
+    if (r->level) {
+        unsigned i = 0;
+        while (i < 4 && strcmp(r->level, levels[i]) != 0)
+            i++;
+        if (i == 4)
+            return fail(ld, "log.level", NULL,
+                        "invalid log level \"%.60s\" for log.level "
+                        "(use error, warn, info or debug)",
+                        r->level);
+        c->log_level = (enum conf_log_level)i;
+    }
+    if (!r->access)
+        return 0;
+    if (r->access[0] == '\0')
+        return fail(ld, "log.access", NULL,
+                    "log.access must not be empty "
+                    "(use stderr, stdout, off or a file path)");
+    char *s = strdup(r->access);
+    if (!s)
+        return -ENOMEM;
+    free(c->access_log);
+    c->access_log = s;
+    return 0;
+}
+
+static int conv_duration(const struct ld *ld, const char *key,
+                         const char *s, uint32_t *ms)
+{
+    char path[32];
+    int rc;
+    if (!s)
+        return 0; /* keep the default */
+    snprintf(path, sizeof(path), "timeouts.%s", key);
+    rc = duration_parse(s, ms);
+    if (rc == -ERANGE)
+        return fail(ld, path, NULL,
+                    "duration \"%.60s\" for %s is out of range "
+                    "(more than 0, at most 49 days)",
+                    s, path);
+    if (rc < 0)
+        return fail(ld, path, NULL,
+                    "invalid duration \"%.60s\" for %s "
+                    "(use 500ms, 10s, 5m, 1h)",
+                    s, path);
+    return 0;
+}
+
+static int conv_timeouts(const struct ld *ld, const struct raw_timeouts *r,
+                         struct conf_timeouts *t)
+{
+    int rc = 0;
+    if (!r)
+        return 0;
+    if (rc == 0)
+        rc = conv_duration(ld, "connect", r->connect, &t->connect_ms);
+    if (rc == 0)
+        rc = conv_duration(ld, "handshake", r->handshake, &t->handshake_ms);
+    if (rc == 0)
+        rc = conv_duration(ld, "idle", r->idle, &t->idle_ms);
+    if (rc == 0)
+        rc = conv_duration(ld, "dns", r->dns, &t->dns_ms);
+    if (rc == 0)
+        rc = conv_duration(ld, "shutdown", r->shutdown, &t->shutdown_ms);
+    return rc;
+}
+
+static int conv_dns(const struct ld *ld, const struct raw_dns *r,
+                    struct conf *c)
+{
+    if (!r)
+        return 0;
+    for (unsigned i = 0; i < r->servers_count; i++) {
+        char path[48];
+        struct addr a;
+        const char *why = parse_dns_server(r->servers[i], &a);
+        snprintf(path, sizeof(path), "dns.servers[%u]", i);
+        if (why)
+            return fail(ld, path, NULL, "invalid DNS server \"%.60s\" (%s)",
+                        r->servers[i], why);
+        if (append_dns(c, &a) < 0)
+            return -ENOMEM;
+    }
+    if (r->cache_size && (*r->cache_size < 0 || *r->cache_size > UINT32_MAX))
+        return fail(ld, "dns.cache_size", NULL,
+                    "dns.cache_size must be between 0 (no cache) and %lu",
+                    (unsigned long)UINT32_MAX);
+    if (r->cache_size)
+        c->dns.cache_size = (uint32_t)*r->cache_size;
+    return 0;
+}
+
+static int conv_user(const struct ld *ld, const char *lpath,
+                     const struct raw_user *r, unsigned i,
+                     struct conf_listener *l)
+{
+    char path[96];
+    struct conf_user *u = &l->users[i];
+    snprintf(path, sizeof(path), "%s.users[%u].name", lpath, i);
+    if (!user_name_ok(r->name))
+        return fail(ld, path, NULL,
+                    "user name must be non-empty, printable and "
+                    "without ':'");
+    for (unsigned j = 0; j < i; j++)
+        if (strcmp(l->users[j].name, r->name) == 0)
+            return fail(ld, path, NULL, "duplicate user \"%.60s\"",
+                        r->name);
+    snprintf(path, sizeof(path), "%s.users[%u].password", lpath, i);
+    if (r->password[0] == '\0')
+        return fail(ld, path, NULL, "empty password for user \"%.60s\"",
+                    r->name);
+    u->name = strdup(r->name);
+    u->password = strdup(r->password);
+    l->n_users = i + 1; /* listener_fini frees what was copied */
+    return u->name && u->password ? 0 : -ENOMEM;
+}
+
+static int conv_users(const struct ld *ld, const char *lpath,
+                      const struct raw_listener *r, struct conf_listener *l)
+{
+    char path[64];
+    struct yamlpos_node nd;
+    snprintf(path, sizeof(path), "%s.users", lpath);
+    if (r->users_count == 0) {
+        if (yamlpos_find(ld->pos, path, NULL, &nd))
+            return fail(ld, path, NULL,
+                        "users must not be empty (leave the key out to "
+                        "let anyone in)");
+        return 0;
+    }
+    l->users = calloc(r->users_count, sizeof(*l->users));
+    if (!l->users)
+        return -ENOMEM;
+    for (unsigned i = 0; i < r->users_count; i++) {
+        int rc = conv_user(ld, lpath, &r->users[i], i, l);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int conv_name(const struct ld *ld, const char *lpath,
+                     const struct raw_listener *r, struct conf_listener *l)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "%s.name", lpath);
+    if (r->name && (r->name[0] == '\0' || !printable(r->name)))
+        return fail(ld, path, NULL,
+                    "listener name must be non-empty and printable");
+    l->name = r->name ? strdup(r->name) : default_name(l->type, r->listen);
+    return l->name ? 0 : -ENOMEM;
+}
+
+static int conv_listener_fields(const struct ld *ld, const char *lpath,
+                                const struct raw_listener *r,
+                                struct conf_listener *l)
+{
+    char path[64];
+    const char *why;
+    snprintf(path, sizeof(path), "%s.type", lpath);
+    if (!parse_type(r->type, &l->type))
+        return fail(ld, path, NULL,
+                    "unknown listener type \"%.60s\" "
+                    "(use http, socks or mixed)",
+                    r->type);
+    snprintf(path, sizeof(path), "%s.listen", lpath);
+    why = parse_listen(r->listen, &l->addr);
+    if (why)
+        return fail(ld, path, NULL,
+                    "invalid listen address \"%.60s\" for %s (%s)",
+                    r->listen, path, why);
+    int rc = conv_name(ld, lpath, r, l);
+    return rc < 0 ? rc : conv_users(ld, lpath, r, l);
+}
+
+static int conv_listener(const struct ld *ld, const struct raw_listener *r,
+                         unsigned i, struct conf *c)
+{
+    char lpath[32], path[64];
+    struct conf_listener l = {0};
+    const struct conf_listener *o;
+    bool by_name;
+    snprintf(lpath, sizeof(lpath), "listeners[%u]", i);
+    int rc = conv_listener_fields(ld, lpath, r, &l);
+    if (rc == 0 && (o = clash(c, &l, &by_name))) {
+        snprintf(path, sizeof(path), "%s.%s", lpath,
+                 by_name ? "name" : "listen");
+        rc = by_name ? fail(ld, path, NULL,
+                            "duplicate listener name \"%.60s\"", l.name)
+                     : fail(ld, path, NULL,
+                            "listen address \"%.60s\" is already used by "
+                            "listener \"%.60s\"",
+                            r->listen, o->name);
+    }
+    if (rc < 0) {
+        listener_fini(&l);
+        return rc;
+    }
+    return append_listener(c, &l);
+}
+
+static int convert(const struct ld *ld, const struct raw_conf *r,
+                   struct conf *c)
+{
+    int rc;
+    if (!r)
+        return 0; /* an empty document: every default */
+    if ((rc = conv_workers(ld, r, c)) < 0 ||
+        (rc = conv_log(ld, r->log, c)) < 0 ||
+        (rc = conv_timeouts(ld, r->timeouts, &c->timeouts)) < 0 ||
+        (rc = conv_dns(ld, r->dns, c)) < 0)
+        return rc;
+    for (unsigned i = 0; i < r->listeners_count; i++)
+        if ((rc = conv_listener(ld, &r->listeners[i], i, c)) < 0)
+            return rc;
+    return 0;
+}
+
+/* ---- Loading ---- */
+
+static int load_yaml(const struct ld *ld, const char *yaml, size_t len,
+                     struct conf *c)
+{
+    struct cyerr e;
+    struct raw_conf *raw = NULL;
+    cyaml_config_t cfg = {
+        .log_fn = cyerr_log,
+        .log_ctx = &e,
+        .mem_fn = cyaml_mem,
+        .log_level = CYAML_LOG_ERROR,
+        .flags = CYAML_CFG_NO_ALIAS, /* yamlpos has refused them */
+    };
+    cyerr_init(&e);
+    cyaml_err_t err = cyaml_load_data((const uint8_t *)yaml, len, &cfg,
+                                      &top_schema, (cyaml_data_t **)&raw,
+                                      NULL);
+    if (err == CYAML_ERR_OOM)
+        return -ENOMEM;
+    if (err != CYAML_OK) {
+        cyerr_finish(&e, err, &top_schema, ld->pos);
+        return fail(ld, e.path, e.kind == CYERR_UNKNOWN_KEY ? e.arg : NULL,
+                    "%s", e.why);
+    }
+    int rc = convert(ld, raw, c);
+    cyaml_free(&cfg, &top_schema, raw, 0);
+    return rc;
+}
+
+int conf_load_string(const char *yaml, size_t len, const char *name,
+                     struct conf **out, char *err, size_t errlen)
+{
+    struct ld ld = {name ? name : "<config>", NULL, err, errlen};
+    struct yamlpos *pos = NULL;
+    struct yamlpos_mark at = {0};
+    char why[256];
+    struct conf *c;
+    int rc;
+    *out = NULL;
+    if (len > CONF_MAX_BYTES) {
+        set_err(err, errlen, "%s: larger than 1 MiB", ld.name);
+        return -EFBIG;
+    }
+    rc = yamlpos_scan(yaml, len, &pos, &at, why, sizeof(why));
+    if (rc == -EINVAL)
+        set_err(err, errlen, "%s:%lu:%lu: %s", ld.name, at.line, at.col, why);
+    if (rc < 0)
+        goto out;
+    ld.pos = pos;
+    c = conf_new();
+    rc = c ? load_yaml(&ld, yaml, len, c) : -ENOMEM;
+    if (rc == 0)
+        *out = c;
+    else
+        conf_free(c);
+out:
+    if (rc == -ENOMEM)
+        set_err(err, errlen, "%s: out of memory", ld.name);
+    yamlpos_free(pos);
+    return rc;
+}
+
+static int read_all(int fd, char **out, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            char *b = cap > CONF_MAX_BYTES ? NULL : realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                return cap > CONF_MAX_BYTES ? -EFBIG : -ENOMEM;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return -e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int conf_load_file(const char *path, struct conf **out, char *err,
+                   size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    char msg[128];
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    *out = NULL;
+    rc = fd < 0 ? -errno : read_all(fd, &buf, &len);
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0) {
+        set_err(err, errlen, "%s: %s", path,
+                rc == -EFBIG ? "larger than 1 MiB"
+                             : strerror_r(-rc, msg, sizeof(msg)));
+        return rc;
+    }
+    rc = conf_load_string(buf, len, path, out, err, errlen);
+    free(buf);
+    return rc;
+}
+
+/* ---- The snapshot ---- */
+
+struct conf *conf_new(void)
+{
+    struct conf *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->access_log = strdup("stderr");
+    if (!c->access_log) {
+        free(c);
+        return NULL;
+    }
+    c->workers = 0;
+    c->log_level = CONF_LOG_INFO;
+    c->timeouts.connect_ms = 10 * 1000;
+    c->timeouts.handshake_ms = 15 * 1000;
+    c->timeouts.idle_ms = 300 * 1000;
+    c->timeouts.dns_ms = 5 * 1000;
+    c->timeouts.shutdown_ms = 10 * 1000;
+    c->dns.cache_size = 1024;
+    return c;
+}
+
+void conf_free(struct conf *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i < c->n_listeners; i++)
+        listener_fini(&c->listeners[i]);
+    free(c->listeners);
+    free(c->dns.servers);
+    free(c->access_log);
+    free(c);
+}
+
+const char *conf_listener_type_name(enum conf_listener_type t)
+{
+    switch (t) {
+    case CONF_LISTENER_HTTP:
+        return "http";
+    case CONF_LISTENER_SOCKS:
+        return "socks";
+    case CONF_LISTENER_MIXED:
+        return "mixed";
+    }
+    return "unknown";
+}
+
+int conf_add_dns_server(struct conf *c, const char *server, char *err,
+                        size_t errlen)
+{
+    struct addr a;
+    const char *why = parse_dns_server(server, &a);
+    if (why) {
+        set_err(err, errlen, "invalid DNS server \"%.60s\" (%s)", server,
+                why);
+        return -EINVAL;
+    }
+    if (append_dns(c, &a) < 0) {
+        set_err(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- Listener URLs: scheme://[user:pass@]host:port ---- */
+
+/* Why u cannot be a listener, or NULL; sets the type and address. */
+static const char *url_check(const struct listenurl *u,
+                             struct conf_listener *l)
+{
+    if (!parse_type(u->scheme, &l->type))
+        return "unknown scheme (use mixed, http, socks, socks5, socks4 "
+               "or socks4a)";
+    if (u->user && !user_name_ok(u->user))
+        return "the user name must be non-empty, printable and without "
+               "':'";
+    if (u->pass && u->pass[0] == '\0')
+        return "empty password";
+    return parse_listen(u->hostport, &l->addr);
+}
+
+/* Fill l's name and user from u; -ENOMEM. */
+static int url_fill(const struct listenurl *u, struct conf_listener *l)
+{
+    l->name = default_name(l->type, u->hostport);
+    if (!l->name)
+        return -ENOMEM;
+    if (!u->user)
+        return 0;
+    l->users = calloc(1, sizeof(*l->users));
+    if (!l->users)
+        return -ENOMEM;
+    l->n_users = 1;
+    l->users[0].name = strdup(u->user);
+    l->users[0].password = strdup(u->pass);
+    return l->users[0].name && l->users[0].password ? 0 : -ENOMEM;
+}
+
+static int url_listener(struct conf *c, const struct listenurl *u,
+                        struct conf_listener *l, const char **why)
+{
+    const struct conf_listener *o;
+    bool by_name;
+    int rc;
+    *why = url_check(u, l);
+    if (*why)
+        return -EINVAL;
+    if ((rc = url_fill(u, l)) < 0)
+        return rc;
+    if ((o = clash(c, l, &by_name))) {
+        *why = by_name ? "a listener has this name already"
+                       : "a listener has this address already";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int conf_add_listener_url(struct conf *c, const char *url, char *err,
+                          size_t errlen)
+{
+    struct listenurl u;
+    struct conf_listener l = {0};
+    const char *why = NULL;
+    int rc = listenurl_parse(&u, url, &why);
+    if (rc == 0)
+        rc = url_listener(c, &u, &l, &why);
+    if (rc == -ENOMEM)
+        set_err(err, errlen, "out of memory");
+    else if (rc < 0)
+        set_err(err, errlen, "invalid listener URL%s%s%s: %s",
+                u.shown[0] ? " \"" : "", u.shown, u.shown[0] ? "\"" : "",
+                why);
+    listenurl_fini(&u);
+    if (rc < 0) {
+        listener_fini(&l);
+        return rc;
+    }
+    return append_listener(c, &l);
+}

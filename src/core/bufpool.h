@@ -1,0 +1,22 @@
+/* bufpool: a worker's pool of fixed-size byte buffers.
+ *
+ * Buffers are taken while bytes are in flight (request heads, the
+ * copying relay path) and put back as soon as they are empty, so idle
+ * connections own no buffer.  The pool keeps at most max_idle spares. */
+#ifndef FERRY_BUFPOOL_H
+#define FERRY_BUFPOOL_H
+
+#include <stddef.h>
+
+#define BUFPOOL_SIZE 16384
+
+struct bufpool;
+
+int bufpool_new(struct bufpool **out, unsigned max_idle);
+void bufpool_free(struct bufpool *bp);
+/* Gives a BUFPOOL_SIZE buffer, or NULL on ENOMEM. */
+char *bufpool_get(struct bufpool *bp);
+/* Takes buf back (NULL is a no-op). */
+void bufpool_put(struct bufpool *bp, char *buf);
+
+#endif

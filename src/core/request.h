@@ -1,0 +1,20 @@
+/* request: what a client asked for, in the same shape from every front
+ * end (HTTP CONNECT, SOCKS 4/4a/5, and later tproxy, forward, tunnel
+ * streams).  Policy and egresses read only this. Open value type. */
+#ifndef FERRY_REQUEST_H
+#define FERRY_REQUEST_H
+
+#include "conf/conf.h"
+#include "core/addr.h"
+
+#define REQUEST_USER_MAX 255
+
+struct request {
+    const char *proto; /* "http", "socks4", "socks5": static string */
+    struct target target;
+    char user[REQUEST_USER_MAX + 1]; /* authenticated user, "" if none */
+    struct addr client;
+    const struct conf_listener *listener; /* borrowed from the snapshot */
+};
+
+#endif

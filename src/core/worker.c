@@ -1,0 +1,174 @@
+/* worker: see worker.h. */
+#include "core/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "front/listener.h"
+#include "front/session.h"
+
+#define WORKER_SPARE_PIPES 64
+#define WORKER_SPARE_BUFS 64
+#define WORKER_PIPE_SIZE (1 << 20)
+
+static void close_listeners(struct worker *w)
+{
+    for (unsigned i = 0; i < w->conf->n_listeners; i++) {
+        listener_close(w->listeners[i]);
+        w->listeners[i] = NULL;
+    }
+}
+
+static void maybe_exit(struct worker *w)
+{
+    if (w->draining && w->n_sessions == 0)
+        loop_stop(w->loop);
+}
+
+static void on_wake(struct loop_io *io, uint32_t events)
+{
+    struct worker *w = io->ud;
+    uint64_t v;
+    /* The counter value carries no meaning; reading only resets it. */
+    if (read(w->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        log_warn("worker %u: eventfd read: %s", w->id, strerror(errno));
+    int cmd = atomic_load(&w->cmd);
+    if (cmd >= WORKER_DRAIN && !w->draining) {
+        w->draining = true;
+        close_listeners(w);
+    }
+    if (cmd == WORKER_STOP)
+        session_close_all(w);
+    maybe_exit(w);
+}
+
+void worker_session_gone(struct worker *w)
+{
+    w->n_sessions--;
+    maybe_exit(w);
+}
+
+static int open_listeners(struct worker *w, char *err, size_t errlen)
+{
+    const struct conf *c = w->conf;
+    w->listeners = calloc(c->n_listeners ? c->n_listeners : 1,
+                          sizeof(*w->listeners));
+    if (!w->listeners)
+        return -ENOMEM;
+    for (unsigned i = 0; i < c->n_listeners; i++) {
+        int rc = listener_open(&w->listeners[i], w, &c->listeners[i]);
+        if (rc < 0) {
+            char a[ADDR_STRLEN];
+            snprintf(err, errlen, "cannot listen on %s (%s): %s",
+                     addr_format(&c->listeners[i].addr, a, sizeof(a)),
+                     c->listeners[i].name, strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int setup(struct worker *w, char *err, size_t errlen)
+{
+    const struct conf *c = w->conf;
+    int rc = loop_new(&w->loop);
+    if (rc == 0)
+        rc = pipepool_new(&w->pipes, WORKER_SPARE_PIPES, WORKER_PIPE_SIZE);
+    if (rc == 0)
+        rc = bufpool_new(&w->bufs, WORKER_SPARE_BUFS);
+    if (rc == 0)
+        rc = dns_new(&w->dns, w->loop, &c->dns, c->timeouts.dns_ms);
+    if (rc < 0) {
+        snprintf(err, errlen, "worker set-up: %s", strerror(-rc));
+        return rc;
+    }
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0 ||
+        (rc = loop_add(w->loop, &w->wake_io, w->wake_fd, EPOLLIN, on_wake,
+                       w)) < 0) {
+        rc = w->wake_fd < 0 ? -errno : rc;
+        snprintf(err, errlen, "worker eventfd: %s", strerror(-rc));
+        return rc;
+    }
+    return open_listeners(w, err, errlen);
+}
+
+int worker_new(struct worker **out, unsigned id, const struct conf *c,
+               char *err, size_t errlen)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    w->id = id;
+    w->conf = c;
+    w->wake_fd = -1;
+    atomic_init(&w->cmd, WORKER_RUN);
+    atomic_init(&w->exited, false);
+    int rc = setup(w, err, errlen);
+    if (rc < 0) {
+        worker_free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+static void *run(void *arg)
+{
+    struct worker *w = arg;
+    int rc = loop_run(w->loop);
+    if (rc < 0)
+        log_error("worker %u: event loop failed: %s", w->id, strerror(-rc));
+    session_close_all(w);
+    loop_run_deferred(w->loop);
+    atomic_store(&w->exited, true);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    int rc = pthread_create(&w->thread, NULL, run, w);
+    w->started = rc == 0;
+    return rc ? -rc : 0;
+}
+
+static void send_cmd(struct worker *w, enum worker_cmd cmd)
+{
+    uint64_t one = 1;
+    atomic_store(&w->cmd, (int)cmd);
+    if (write(w->wake_fd, &one, sizeof(one)) < 0)
+        log_error("worker %u: eventfd write: %s", w->id, strerror(errno));
+}
+
+void worker_drain(struct worker *w) { send_cmd(w, WORKER_DRAIN); }
+void worker_stop(struct worker *w) { send_cmd(w, WORKER_STOP); }
+
+void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    if (w->listeners)
+        close_listeners(w);
+    free(w->listeners);
+    if (w->loop)
+        loop_run_deferred(w->loop);
+    dns_free(w->dns);
+    if (w->wake_fd >= 0) {
+        loop_del(w->loop, &w->wake_io);
+        close(w->wake_fd);
+    }
+    pipepool_free(w->pipes);
+    bufpool_free(w->bufs);
+    loop_free(w->loop);
+    free(w);
+}

@@ -1,0 +1,359 @@
+/* session: see session.h.  This file is the seam of DESIGN.md's flow:
+ * front end -> Request -> policy -> egress -> relay -> access log. */
+#include "front/session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/sock.h"
+#include "core/worker.h"
+#include "egress/direct.h"
+#include "front/http.h"
+#include "front/mixed.h"
+#include "front/socks.h"
+
+#define LINGER_MS 2000
+#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+static void on_client(struct loop_io *io, uint32_t events);
+static void on_upstream(struct loop_io *io, uint32_t events);
+static void on_timer(struct loop_timer *t);
+
+static const struct front_ops *front_for(enum conf_listener_type t)
+{
+    switch (t) {
+    case CONF_LISTENER_HTTP: return &http_front;
+    case CONF_LISTENER_SOCKS: return &socks_front;
+    default: return &mixed_front;
+    }
+}
+
+static void free_session(struct loop_defer *d) { free(d->ud); }
+
+static void log_end(struct session *s)
+{
+    char client[ADDR_STRLEN], target[ADDR_STRLEN + TARGET_HOST_MAX];
+    addr_format(&s->req.client, client, sizeof(client));
+    if (s->req.target.kind != TARGET_NONE)
+        target_format(&s->req.target, target, sizeof(target));
+    else
+        strcpy(target, "-");
+    uint64_t ms = loop_now(s->w->loop) - s->started;
+    log_access("client=%s listener=%s proto=%s user=%s target=%s result=%s "
+               "up=%llu down=%llu ms=%llu end=%s",
+               client, s->req.listener->name,
+               s->req.proto ? s->req.proto : s->front->name,
+               s->req.user[0] ? s->req.user : "-", target,
+               result_word(s->result),
+               (unsigned long long)s->relay.dir[RELAY_A].bytes,
+               (unsigned long long)s->relay.dir[RELAY_B].bytes,
+               (unsigned long long)ms, s->end ? s->end : "-");
+}
+
+static void close_io(struct session *s, struct loop_io *io)
+{
+    if (io->fd < 0)
+        return;
+    loop_del(s->w->loop, io);
+    close(io->fd);
+    io->fd = -1;
+}
+
+/* The one way out: log, release, unlink, free after this iteration. */
+static void session_end(struct session *s, const char *end)
+{
+    struct worker *w = s->w;
+    if (s->phase == SESSION_CLOSED)
+        return;
+    if (!s->end)
+        s->end = end;
+    log_end(s);
+    direct_cancel(s->dial);
+    s->dial = NULL;
+    if (s->phase == SESSION_RELAY)
+        relay_fini(&s->relay);
+    s->phase = SESSION_CLOSED;
+    close_io(s, &s->client);
+    close_io(s, &s->upstream);
+    loop_timer_disarm(w->loop, &s->timer);
+    bufpool_put(w->bufs, s->head);
+    s->head = NULL;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    loop_defer(w->loop, &s->free_later, free_session, s);
+    worker_session_gone(w);
+}
+
+/* An answer has been written: stop sending, read and discard what the
+ * client still sends until it closes or LINGER_MS pass.  Closing at once
+ * with unread input would send a reset that can destroy the answer. */
+static void linger(struct session *s, const char *end)
+{
+    s->end = end;
+    close_io(s, &s->upstream);
+    bufpool_put(s->w->bufs, s->head);
+    s->head = NULL;
+    s->head_len = 0;
+    s->phase = SESSION_LINGER;
+    if (shutdown(s->client.fd, SHUT_WR) < 0 ||
+        loop_timer_arm(s->w->loop, &s->timer, LINGER_MS) < 0) {
+        session_end(s, end);
+        return;
+    }
+    on_client(&s->client, EPOLLIN);
+}
+
+static void fail(struct session *s, enum result r, const char *end)
+{
+    s->result = r;
+    if (s->front->reply(s, r, NULL) < 0) {
+        session_end(s, "client_error");
+        return;
+    }
+    linger(s, end);
+}
+
+static void drain_linger(struct session *s)
+{
+    char sink[4096];
+    for (;;) {
+        ssize_t n = recv(s->client.fd, sink, sizeof(sink), 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || errno != EAGAIN)
+            session_end(s, s->end);
+        return;
+    }
+}
+
+static void pump(struct session *s)
+{
+    uint64_t before = s->relay.dir[0].bytes + s->relay.dir[1].bytes;
+    int rc = relay_pump(&s->relay);
+    if (s->relay.dir[0].bytes + s->relay.dir[1].bytes != before)
+        s->last_active = loop_now(s->w->loop);
+    if (rc == RELAY_DONE)
+        session_end(s, "eof");
+    else if (rc < 0)
+        session_end(s, rc == -ECONNRESET || rc == -EPIPE ? "reset"
+                                                         : "error");
+}
+
+static void start_relay(struct session *s, int fd)
+{
+    struct worker *w = s->w;
+    struct addr local;
+    sock_tune(fd);
+    int rc = loop_add(w->loop, &s->upstream, fd, RELAY_EVENTS, on_upstream,
+                      s);
+    if (rc < 0) {
+        close(fd);
+        fail(s, RESULT_INTERNAL, "error");
+        return;
+    }
+    if (sock_local(fd, &local) < 0)
+        local.len = 0;
+    s->result = RESULT_OK;
+    if (s->front->reply(s, RESULT_OK, local.len ? &local : NULL) < 0) {
+        session_end(s, "client_error");
+        return;
+    }
+    relay_init(&s->relay, s->client.fd, fd, w->pipes, w->bufs);
+    if (s->head_len > 0)
+        relay_preload(&s->relay, RELAY_A, s->head, 0, s->head_len);
+    else
+        bufpool_put(w->bufs, s->head);
+    s->head = NULL;
+    s->head_len = 0;
+    s->phase = SESSION_RELAY;
+    s->last_active = loop_now(w->loop);
+    if (loop_timer_arm(w->loop, &s->timer, w->conf->timeouts.idle_ms) < 0) {
+        session_end(s, "error");
+        return;
+    }
+    pump(s);
+}
+
+static void on_dialed(void *ud, enum result r, int fd)
+{
+    struct session *s = ud;
+    s->dial = NULL;
+    if (r != RESULT_OK) {
+        fail(s, r, "egress");
+        return;
+    }
+    start_relay(s, fd);
+}
+
+/* The front end produced a Request: pick the egress and start it.  Access
+ * rules and named egresses (parent proxies, the tunnel) plug in here; for
+ * now every request goes direct. */
+static void dispatch(struct session *s)
+{
+    s->phase = SESSION_DIAL;
+    loop_timer_disarm(s->w->loop, &s->timer);
+    if (direct_start(s->w, &s->req.target, on_dialed, s, &s->dial) < 0)
+        fail(s, RESULT_INTERNAL, "error");
+}
+
+static void read_head(struct session *s)
+{
+    if (!s->head && !(s->head = bufpool_get(s->w->bufs))) {
+        session_end(s, "no_memory");
+        return;
+    }
+    while (s->phase == SESSION_HEAD) {
+        if (s->head_len == BUFPOOL_SIZE) {
+            fail(s, RESULT_HEAD_TOO_LARGE, "bad_head");
+            return;
+        }
+        ssize_t n = recv(s->client.fd, s->head + s->head_len,
+                         BUFPOOL_SIZE - s->head_len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            s->result = RESULT_BAD_REQUEST;
+            session_end(s, n == 0 ? "client_eof" : "client_error");
+            return;
+        }
+        s->head_len += (size_t)n;
+        switch (s->front->on_head(s)) {
+        case FRONT_MORE: break;
+        case FRONT_DISPATCH: dispatch(s); return;
+        case FRONT_CLOSE: linger(s, "refused"); return;
+        }
+    }
+}
+
+static void on_client(struct loop_io *io, uint32_t events)
+{
+    struct session *s = io->ud;
+    switch (s->phase) {
+    case SESSION_HEAD: read_head(s); break;
+    case SESSION_DIAL:
+        /* Input waits in the socket; only a dead client ends the dial. */
+        if (events & (EPOLLHUP | EPOLLERR))
+            session_end(s, "client_gone");
+        break;
+    case SESSION_RELAY:
+        relay_ready(&s->relay, RELAY_A, events);
+        pump(s);
+        break;
+    case SESSION_LINGER: drain_linger(s); break;
+    case SESSION_CLOSED: break;
+    }
+}
+
+static void on_upstream(struct loop_io *io, uint32_t events)
+{
+    struct session *s = io->ud;
+    if (s->phase != SESSION_RELAY)
+        return;
+    relay_ready(&s->relay, RELAY_B, events);
+    pump(s);
+}
+
+static void on_timer(struct loop_timer *t)
+{
+    struct session *s = t->ud;
+    uint64_t now = loop_now(s->w->loop), idle = s->w->conf->timeouts.idle_ms;
+    switch (s->phase) {
+    case SESSION_HEAD:
+        s->result = RESULT_TIMEOUT;
+        session_end(s, "handshake_timeout");
+        break;
+    case SESSION_RELAY:
+        if (now - s->last_active < idle) {
+            if (loop_timer_arm(s->w->loop, t,
+                               idle - (now - s->last_active)) == 0)
+                break;
+        }
+        session_end(s, "idle");
+        break;
+    default: session_end(s, s->end); break;
+    }
+}
+
+void session_accept(struct worker *w, const struct conf_listener *lc,
+                    int fd, const struct addr *peer)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s) {
+        log_error("%s: out of memory, dropping a connection", lc->name);
+        close(fd);
+        return;
+    }
+    s->w = w;
+    s->front = front_for(lc->type);
+    s->upstream.fd = -1;
+    s->req.client = *peer;
+    s->req.listener = lc;
+    s->result = RESULT_BAD_REQUEST;
+    s->started = s->last_active = loop_now(w->loop);
+    loop_timer_init(&s->timer, on_timer, s);
+    s->next = w->sessions;
+    if (w->sessions)
+        w->sessions->prev = s;
+    w->sessions = s;
+    w->n_sessions++;
+    sock_tune(fd);
+    s->client.fd = -1;
+    int rc = loop_add(w->loop, &s->client, fd, RELAY_EVENTS, on_client, s);
+    if (rc == 0)
+        rc = loop_timer_arm(w->loop, &s->timer,
+                            w->conf->timeouts.handshake_ms);
+    if (rc < 0) {
+        if (s->client.fd < 0)
+            close(fd);
+        session_end(s, "error");
+    }
+}
+
+void session_close_all(struct worker *w)
+{
+    while (w->sessions) {
+        struct session *s = w->sessions;
+        if (s->phase == SESSION_HEAD || s->phase == SESSION_DIAL)
+            s->result = RESULT_SHUTDOWN;
+        session_end(s, "shutdown");
+    }
+}
+
+void session_consume(struct session *s, size_t n)
+{
+    if (n >= s->head_len) {
+        s->head_len = 0;
+        return;
+    }
+    memmove(s->head, s->head + n, s->head_len - n);
+    s->head_len -= n;
+}
+
+int session_send(struct session *s, const void *buf, size_t len)
+{
+    ssize_t n;
+    do
+        n = send(s->client.fd, buf, len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return (size_t)n == len ? 0 : -EAGAIN;
+}
+
+void session_set_front(struct session *s, const struct front_ops *f)
+{
+    s->front = f;
+}

@@ -1,0 +1,276 @@
+/* main: the command line -> a configuration snapshot -> workers.
+ * The only file outside libferry; it holds no logic the tests need. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "core/log.h"
+#include "core/sock.h"
+#include "core/worker.h"
+
+#define MAX_WORKERS 256
+
+static const char usage[] =
+    "usage: ferry [run] [-c FILE] [-L URL]... [options]\n"
+    "       ferry check -c FILE\n"
+    "\n"
+    "With no -c and no -L, ferry runs its embedded default: a mixed\n"
+    "HTTP+SOCKS proxy on 127.0.0.1:7890.\n"
+    "\n"
+    "  -c, --config FILE      YAML configuration (docs/configuration.md)\n"
+    "  -L, --listen URL       add a listener (repeatable):\n"
+    "                           mixed://127.0.0.1:7890\n"
+    "                           http://127.0.0.1:3128\n"
+    "                           socks5://user:pass@127.0.0.1:1080\n"
+    "      --dns HOST[:PORT]  DNS server (repeatable; default\n"
+    "                         /etc/resolv.conf and /etc/hosts)\n"
+    "  -w, --workers N        worker threads (default: one per core)\n"
+    "      --log-level L      error | warn | info | debug\n"
+    "      --access-log DEST  stderr | stdout | off | FILE\n"
+    "  -h, --help             this text\n"
+    "  -V, --version          print the version\n";
+
+struct cli {
+    const char *command; /* "run" or "check" */
+    const char *config;
+    const char *listen[64];
+    unsigned n_listen;
+    const char *dns[16];
+    unsigned n_dns;
+    long workers; /* -1 = from config */
+    const char *log_level;
+    const char *access_log;
+};
+
+static int parse_cli(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'L'},
+        {"dns", required_argument, NULL, 'd'},
+        {"workers", required_argument, NULL, 'w'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"access-log", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {0},
+    };
+    *cli = (struct cli){.command = "run", .workers = -1};
+    if (argc > 1 && argv[1][0] != '-') {
+        cli->command = argv[1];
+        argv++;
+        argc--;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "c:L:w:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cli->config = optarg; break;
+        case 'L':
+            if (cli->n_listen == 64)
+                return fprintf(stderr, "ferry: too many -L\n"), -1;
+            cli->listen[cli->n_listen++] = optarg;
+            break;
+        case 'd':
+            if (cli->n_dns == 16)
+                return fprintf(stderr, "ferry: too many --dns\n"), -1;
+            cli->dns[cli->n_dns++] = optarg;
+            break;
+        case 'w': {
+            char *end;
+            cli->workers = strtol(optarg, &end, 10);
+            if (*end || cli->workers < 0 || cli->workers > MAX_WORKERS)
+                return fprintf(stderr, "ferry: bad --workers %s\n", optarg),
+                       -1;
+            break;
+        }
+        case 'l': cli->log_level = optarg; break;
+        case 'a': cli->access_log = optarg; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': printf("ferry %s\n", FERRY_VERSION); exit(0);
+        default: fputs(usage, stderr); return -1;
+        }
+    }
+    if (optind < argc)
+        return fprintf(stderr, "ferry: unexpected argument '%s'\n%s",
+                       argv[optind], usage),
+               -1;
+    if (strcmp(cli->command, "run") && strcmp(cli->command, "check"))
+        return fprintf(stderr, "ferry: unknown command '%s'\n%s",
+                       cli->command, usage),
+               -1;
+    return 0;
+}
+
+static int level_from(const char *s, enum conf_log_level *out)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return *out = (enum conf_log_level)i, 0;
+    return -EINVAL;
+}
+
+/* Build the snapshot: file or embedded default, then the command line. */
+static struct conf *build_conf(const struct cli *cli)
+{
+    char err[512];
+    struct conf *c = NULL;
+    int rc;
+    if (cli->config)
+        rc = conf_load_file(cli->config, &c, err, sizeof(err));
+    else if (cli->n_listen == 0)
+        rc = conf_load_string(conf_default_yaml, strlen(conf_default_yaml),
+                              "(embedded default)", &c, err, sizeof(err));
+    else
+        rc = (c = conf_new()) ? 0 : (snprintf(err, sizeof(err), "%s",
+                                              strerror(ENOMEM)), -ENOMEM);
+    for (unsigned i = 0; rc == 0 && i < cli->n_listen; i++)
+        rc = conf_add_listener_url(c, cli->listen[i], err, sizeof(err));
+    for (unsigned i = 0; rc == 0 && i < cli->n_dns; i++)
+        rc = conf_add_dns_server(c, cli->dns[i], err, sizeof(err));
+    if (rc == 0 && cli->workers >= 0)
+        c->workers = (unsigned)cli->workers;
+    if (rc == 0 && cli->log_level &&
+        level_from(cli->log_level, &c->log_level) < 0)
+        rc = -EINVAL, snprintf(err, sizeof(err), "bad --log-level '%s'",
+                               cli->log_level);
+    if (rc == 0 && cli->access_log) {
+        free(c->access_log);
+        if (!(c->access_log = strdup(cli->access_log)))
+            rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
+    }
+    if (rc == 0 && c->n_listeners == 0)
+        rc = -EINVAL, snprintf(err, sizeof(err), "no listeners configured");
+    if (rc < 0) {
+        fprintf(stderr, "ferry: %s\n", err);
+        conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The lines a user pastes to point tools at this proxy. */
+static void print_banner(const struct conf *c)
+{
+    for (unsigned i = 0; i < c->n_listeners; i++) {
+        const struct conf_listener *l = &c->listeners[i];
+        char a[ADDR_STRLEN];
+        addr_format(&l->addr, a, sizeof(a));
+        const char *cred = l->n_users ? "USER:PASSWORD@" : "";
+        printf("ferry: %s proxy '%s' on %s\n", conf_listener_type_name(l->type),
+               l->name, a);
+        if (l->type != CONF_LISTENER_SOCKS)
+            printf("  export http_proxy=http://%s%s https_proxy=http://%s%s\n",
+                   cred, a, cred, a);
+        if (l->type != CONF_LISTENER_HTTP)
+            printf("  export ALL_PROXY=socks5h://%s%s\n", cred, a);
+    }
+    fflush(stdout);
+}
+
+static unsigned worker_count(const struct conf *c)
+{
+    if (c->workers > 0)
+        return c->workers;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
+}
+
+static bool all_exited(struct worker **ws, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!atomic_load(&ws[i]->exited))
+            return false;
+    return true;
+}
+
+/* Wait for SIGINT/SIGTERM, drain, wait up to the grace period (a second
+ * signal cuts it short), then stop whatever is left. */
+static void wait_and_shutdown(struct worker **ws, unsigned n,
+                              const struct conf *c, const sigset_t *sigs)
+{
+    int sig;
+    while (sigwait(sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+        ;
+    log_info("signal %d: draining (up to %u ms)", sig, c->timeouts.shutdown_ms);
+    for (unsigned i = 0; i < n; i++)
+        worker_drain(ws[i]);
+    struct timespec tick = {0, 50 * 1000 * 1000};
+    for (uint32_t waited = 0; waited < c->timeouts.shutdown_ms; waited += 50) {
+        if (all_exited(ws, n) || sigtimedwait(sigs, NULL, &tick) > 0)
+            break;
+    }
+    for (unsigned i = 0; i < n; i++)
+        worker_stop(ws[i]);
+}
+
+static int run(struct conf *c)
+{
+    struct worker *ws[MAX_WORKERS] = {0};
+    unsigned n = worker_count(c);
+    char err[512];
+    int rc = log_setup(c->log_level, c->access_log);
+    if (rc < 0) {
+        fprintf(stderr, "ferry: access log %s: %s\n", c->access_log,
+                strerror(-rc));
+        return 1;
+    }
+    long nofile = sock_raise_nofile();
+    if (nofile < 0)
+        log_warn("cannot raise the open-file limit: %s", strerror(-nofile));
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
+    signal(SIGPIPE, SIG_IGN);
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        if ((rc = worker_new(&ws[i], i, c, err, sizeof(err))) < 0)
+            fprintf(stderr, "ferry: %s\n", err);
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        if ((rc = worker_start(ws[i])) < 0)
+            fprintf(stderr, "ferry: cannot start worker: %s\n", strerror(-rc));
+    if (rc == 0) {
+        print_banner(c);
+        log_info("ferry %s running with %u worker%s", FERRY_VERSION, n,
+                 n == 1 ? "" : "s");
+        wait_and_shutdown(ws, n, c, &sigs);
+    } else {
+        for (unsigned i = 0; i < n; i++)
+            if (ws[i] && ws[i]->started)
+                worker_stop(ws[i]);
+    }
+    for (unsigned i = 0; i < n; i++)
+        worker_free(ws[i]);
+    log_teardown();
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli;
+    if (parse_cli(&cli, argc, argv) < 0)
+        return 2;
+    if (strcmp(cli.command, "check") == 0 && !cli.config) {
+        fprintf(stderr, "ferry check: -c FILE is required\n");
+        return 2;
+    }
+    struct conf *c = build_conf(&cli);
+    if (!c)
+        return 1;
+    if (strcmp(cli.command, "check") == 0) {
+        printf("%s: OK (%u listener%s)\n", cli.config, c->n_listeners,
+               c->n_listeners == 1 ? "" : "s");
+        conf_free(c);
+        return 0;
+    }
+    int rc = run(c);
+    conf_free(c);
+    return rc;
+}
