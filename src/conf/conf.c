@@ -25,7 +25,7 @@
 #include "conf/yamlpos.h"
 
 #define CONF_MAX_BYTES (1024 * 1024) /* a config file, not a data file */
-#define CONF_WORKERS_MAX 1024
+#define CONF_WORKERS_MAX 256 /* as main caps -w */
 #define DNS_PORT 53
 
 const char conf_default_yaml[] =
@@ -167,6 +167,7 @@ struct ld {
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* err is one line: values echoed from the file may hold any byte. */
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -175,6 +176,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
 }
 
 static int fail(const struct ld *ld, const char *path, const char *key,
@@ -250,7 +254,7 @@ static const char *parse_dns_server(const char *s, struct addr *a)
     if (addr_from_ip(a, s, DNS_PORT) == 0)
         return NULL; /* a bare IP, v4 or v6 */
     if (target_parse(&t, s, strlen(s), DNS_PORT) < 0)
-        return "use IP, IP:PORT or [IPv6]:PORT";
+        return "use IP, IP:PORT or [IPv6]:PORT with a port 1-65535";
     if (t.kind != TARGET_IP)
         return "it must be a numeric IP address, not a name";
     *a = t.ip;
@@ -282,8 +286,8 @@ static const struct conf_listener *clash(const struct conf *c,
 {
     for (unsigned i = 0; i < c->n_listeners; i++) {
         const struct conf_listener *o = &c->listeners[i];
-        *by_name = strcmp(o->name, l->name) == 0;
-        if (*by_name || same_addr(&o->addr, &l->addr))
+        *by_name = !same_addr(&o->addr, &l->addr); /* the address first */
+        if (!*by_name || strcmp(o->name, l->name) == 0)
             return o;
     }
     return NULL;
@@ -449,8 +453,9 @@ static int conv_dns(const struct ld *ld, const struct raw_dns *r,
     }
     if (r->cache_size && (*r->cache_size < 0 || *r->cache_size > UINT32_MAX))
         return fail(ld, "dns.cache_size", NULL,
-                    "dns.cache_size must be between 0 (no cache) and %lu",
-                    (unsigned long)UINT32_MAX);
+                    "dns.cache_size must be between 0 (no cache) and %lu, "
+                    "not %lld",
+                    (unsigned long)UINT32_MAX, (long long)*r->cache_size);
     if (r->cache_size)
         c->dns.cache_size = (uint32_t)*r->cache_size;
     return 0;

@@ -28,6 +28,7 @@ static void copy_until(char *dst, size_t cap, const char *s,
 /* The value after a trace prefix: "'name' (line: ..." or ": name". */
 static void trace_value(char *dst, size_t cap, const char *s)
 {
+    s += strspn(s, " ");
     if (*s == '\'') {
         const char *end = strstr(s + 1, "' (");
         size_t n = end ? (size_t)(end - s - 1) : strlen(s + 1);

@@ -43,7 +43,8 @@ static int pct_decode(const char *s, size_t n, char **out)
             lo = hexval(s[i + 2]);
         }
         if (i + 2 >= n || hi < 0 || lo < 0 || hi + lo == 0) {
-            free_secret(d);
+            explicit_bzero(d, n + 1); /* not terminated yet */
+            free(d);
             return -EINVAL;
         }
         *p++ = (char)(hi * 16 + lo);

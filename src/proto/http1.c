@@ -3,10 +3,10 @@
  * The HTTP front end (and later the HTTP parent egress) call
  * http1_parse_request_head() on everything read so far; llhttp is paused
  * at the end of the head so body or tunnel bytes are never touched.  llhttp
- * as Debian builds it is the loose variant, so the checks it skips (bare
- * LF, obs-fold, whitespace before ':', non-ASCII targets, versions) are
- * redone here on the finished head: a proxy that reads a head differently
- * from the server behind it invites request smuggling.
+ * is built without LLHTTP_STRICT_MODE, so the checks its loose mode skips
+ * (bare LF, obs-fold, whitespace before ':', non-ASCII targets, versions)
+ * are redone here on the finished head: a proxy that reads a head
+ * differently from the server behind it invites request smuggling.
  *
  * Also the helpers both sides share: authority-form targets, Basic
  * credentials and short error responses. */
@@ -340,6 +340,27 @@ static void put_clean(struct sink *s, const char *src, size_t n,
 
 #define DETAIL_MAX 200
 
+static void put_head(struct sink *s, int status, const char *reason,
+                     size_t body, const char *realm)
+{
+    char line[64];
+    (void)snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
+    put_str(s, line);
+    put_clean(s, reason, strlen(reason), false);
+    put_str(s, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    (void)snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body);
+    put_str(s, line);
+    put_str(s, "Connection: close\r\n");
+    if (status == 407) {
+        /* RFC 9110 11.7.1: a 407 must say how to authenticate. */
+        realm = realm ? realm : "ferry";
+        put_str(s, "Proxy-Authenticate: Basic realm=\"");
+        put_clean(s, realm, strlen(realm), true);
+        put_str(s, "\"\r\n");
+    }
+    put_str(s, "\r\n");
+}
+
 int http1_format_error(char *out, size_t cap, int status, const char *reason,
                        const char *text, const char *detail,
                        const char *realm)
@@ -350,24 +371,9 @@ int http1_format_error(char *out, size_t cap, int status, const char *reason,
     text = text ? text : reason;
     size_t tlen = strlen(text);
     size_t dlen = detail ? strnlen(detail, DETAIL_MAX) : 0;
-    size_t body = tlen + (detail ? 2 + dlen : 0) + 1;
-    char num[64];
     struct sink s = {out, cap, 0};
 
-    (void)snprintf(num, sizeof(num), "HTTP/1.1 %d ", status);
-    put_str(&s, num);
-    put_clean(&s, reason, strlen(reason), false);
-    put_str(&s, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
-    (void)snprintf(num, sizeof(num), "Content-Length: %zu\r\n", body);
-    put_str(&s, num);
-    put_str(&s, "Connection: close\r\n");
-    if (status == 407) {
-        realm = realm ? realm : "ferry";
-        put_str(&s, "Proxy-Authenticate: Basic realm=\"");
-        put_clean(&s, realm, strlen(realm), true);
-        put_str(&s, "\"\r\n");
-    }
-    put_str(&s, "\r\n");
+    put_head(&s, status, reason, tlen + (detail ? 2 + dlen : 0) + 1, realm);
     put_clean(&s, text, tlen, false);
     if (detail) {
         put_str(&s, ": ");

@@ -75,7 +75,8 @@ int http1_parse_basic(const char *value, size_t len, char user[256],
  * The body is text followed, when detail is not NULL, by ": " and detail
  * with every byte outside printable ASCII replaced by '?', cut to 200
  * bytes (detail is often reflected from the request).  Returns the length
- * written, or -ENOSPC. */
+ * written (out is also NUL-terminated), -ENOSPC, or -EINVAL when status is
+ * not 100..999. */
 int http1_format_error(char *out, size_t cap, int status, const char *reason,
                        const char *text, const char *detail,
                        const char *realm);
