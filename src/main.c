@@ -30,6 +30,8 @@ static const char usage[] =
     "                           socks5://user:pass@127.0.0.1:1080\n"
     "      --dns HOST[:PORT]  DNS server (repeatable; default\n"
     "                         /etc/resolv.conf and /etc/hosts)\n"
+    "      --open             let -L listeners on non-loopback addresses\n"
+    "                         serve without users (default: refuse)\n"
     "  -w, --workers N        worker threads (default: one per core)\n"
     "      --log-level L      error | warn | info | debug\n"
     "      --access-log DEST  stderr | stdout | off | FILE\n"
@@ -44,6 +46,7 @@ struct cli {
     const char *dns[16];
     unsigned n_dns;
     long workers; /* -1 = from config */
+    bool open;    /* --open */
     const char *log_level;
     const char *access_log;
 };
@@ -57,6 +60,7 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
         {"access-log", required_argument, NULL, 'a'},
+        {"open", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {0},
@@ -91,6 +95,7 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         }
         case 'l': cli->log_level = optarg; break;
         case 'a': cli->access_log = optarg; break;
+        case 'o': cli->open = true; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("ferry %s\n", FERRY_VERSION); exit(0);
         default: fputs(usage, stderr); return -1;
@@ -130,8 +135,18 @@ static struct conf *build_conf(const struct cli *cli)
     else
         rc = (c = conf_new()) ? 0 : (snprintf(err, sizeof(err), "%s",
                                               strerror(ENOMEM)), -ENOMEM);
-    for (unsigned i = 0; rc == 0 && i < cli->n_listen; i++)
+    for (unsigned i = 0; rc == 0 && i < cli->n_listen; i++) {
         rc = conf_add_listener_url(c, cli->listen[i], err, sizeof(err));
+        if (rc == 0 && cli->open)
+            c->listeners[c->n_listeners - 1].open = true;
+    }
+    for (unsigned i = 0; rc == 0 && i < c->n_listeners; i++)
+        if (conf_listener_exposed(&c->listeners[i]))
+            rc = -EPERM, snprintf(err, sizeof(err),
+                                  "listener '%s' is on a non-loopback "
+                                  "address without users: add "
+                                  "user:pass@ to its URL, or pass --open",
+                                  c->listeners[i].name);
     for (unsigned i = 0; rc == 0 && i < cli->n_dns; i++)
         rc = conf_add_dns_server(c, cli->dns[i], err, sizeof(err));
     if (rc == 0 && cli->workers >= 0)

@@ -59,6 +59,7 @@ struct raw_listener {
     char *listen;
     struct raw_user *users;
     unsigned users_count;
+    bool open;
 };
 
 struct raw_log {
@@ -105,6 +106,7 @@ static const cyaml_schema_field_t listener_fields[] = {
     STR("listen", CYAML_FLAG_POINTER, struct raw_listener, listen),
     CYAML_FIELD_SEQUENCE("users", OPT, struct raw_listener, users,
                          &user_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_BOOL("open", CYAML_FLAG_OPTIONAL, struct raw_listener, open),
     CYAML_FIELD_END,
 };
 
@@ -541,7 +543,16 @@ static int conv_listener_fields(const struct ld *ld, const char *lpath,
                     "invalid listen address \"%.60s\" for %s (%s)",
                     r->listen, path, why);
     int rc = conv_name(ld, lpath, r, l);
-    return rc < 0 ? rc : conv_users(ld, lpath, r, l);
+    if (rc == 0)
+        rc = conv_users(ld, lpath, r, l);
+    l->open = r->open;
+    if (rc == 0 && conf_listener_exposed(l))
+        return fail(ld, path, NULL,
+                    "listener on non-loopback address \"%.60s\" without "
+                    "users: add users, or set open: true to serve anyone "
+                    "who can reach it",
+                    r->listen);
+    return rc;
 }
 
 static int conv_listener(const struct ld *ld, const struct raw_listener *r,
@@ -738,6 +749,11 @@ void conf_free(struct conf *c)
     free(c->dns.servers);
     free(c->access_log);
     free(c);
+}
+
+bool conf_listener_exposed(const struct conf_listener *l)
+{
+    return !addr_is_loopback(&l->addr) && l->n_users == 0 && !l->open;
 }
 
 const char *conf_listener_type_name(enum conf_listener_type t)

@@ -28,6 +28,8 @@
  *       users:                 # optional; when present auth is required
  *         - name: alice
  *           password: secret
+ *       open: false            # required true for a non-loopback
+ *                              #   listener without users
  *
  * Unknown keys are errors.  Every error message starts with
  * "FILE:LINE:COLUMN: " (1-based) and says what is wrong. */
@@ -64,6 +66,7 @@ struct conf_listener {
     struct addr addr; /* the resolved listen address (numeric only) */
     struct conf_user *users; /* owned array of n_users */
     unsigned n_users;
+    bool open; /* serve without users on a non-loopback address */
 };
 
 struct conf_timeouts {
@@ -119,5 +122,10 @@ int conf_add_dns_server(struct conf *c, const char *server, char *err,
 extern const char conf_default_yaml[];
 
 const char *conf_listener_type_name(enum conf_listener_type t);
+
+/* True for a listener that would serve anyone who can reach a
+ * non-loopback address: no users and not marked open.  Such a listener
+ * is refused (security by default). */
+bool conf_listener_exposed(const struct conf_listener *l);
 
 #endif

@@ -76,7 +76,7 @@ static const struct bad bad_cases[] = {
      "unknown key \"lisen\" at the top level"},
     {"listeners:\n  - type: mixed\n    lisen: 127.0.0.1:1\n", "t.yaml:3:5: ",
      "unknown key \"lisen\" in listener (expected one of: name, type, "
-     "listen, users)"},
+     "listen, users, open)"},
     {"timeouts:\n  conect: 1s\n", "t.yaml:2:3: ",
      "unknown key \"conect\" in timeouts"},
     {"listeners:\n  - {type: http, listen: ':1', users: [{name: a, "
@@ -179,6 +179,10 @@ static const struct bad bad_cases[] = {
      "duplicate key \"level\""},
     {"listeners:\n  - &l {type: http, listen: ':80'}\n  - *l\n",
      "t.yaml:3:5: ", "aliases (*l) are not supported"},
+    {"listeners:\n  - {type: mixed, listen: '0.0.0.0:1080'}\n",
+     "t.yaml:2:27: ", "without users: add users, or set open: true"},
+    {"listeners:\n  - {type: socks, listen: '[::]:1080', open: false}\n",
+     "t.yaml:2:27: ", "non-loopback address \"[::]:1080\" without users"},
     {"workers: 1\n---\nworkers: 2\n", "t.yaml:2:1: ",
      "only one YAML document"},
     {"? [a]\n: 1\n", "t.yaml:1:3: ", "a key must be a plain value"},
@@ -270,7 +274,8 @@ static void test_full_config(void **state)
         "  - type: http\n"
         "    listen: :3128\n"
         "  - type: socks4\n"
-        "    listen: '[::]:1081'\n";
+        "    listen: '[::]:1081'\n"
+        "    open: true\n";
     struct conf *c = NULL;
     char err[256] = "";
     assert_int_equal(load(yaml, &c, err, sizeof(err)), 0);
@@ -318,6 +323,9 @@ static void test_full_config(void **state)
     l = &c->listeners[3];
     assert_string_equal(l->name, "socks@[::]:1081");
     assert_string_equal(fmt_addr(&l->addr), "[::]:1081");
+    assert_true(l->open);
+    assert_false(conf_listener_exposed(l));
+    assert_false(c->listeners[2].open);
     conf_free(c);
 }
 
