@@ -93,6 +93,36 @@ bool addr_is_loopback(const struct addr *a)
     return false;
 }
 
+/* The forms inet_aton() reads besides dotted quads ("2130706433",
+ * "0x7f.1", "0177.0.0.1") name IPv4 addresses to resolvers and browsers;
+ * treating them as names would let them slip past address rules. */
+static int legacy_ipv4(struct addr *a, const char *host, uint16_t port)
+{
+    struct in_addr in;
+    if (inet_aton(host, &in) == 0)
+        return -EINVAL;
+    memset(a, 0, sizeof(*a));
+    a->u.in.sin_family = AF_INET;
+    a->u.in.sin_addr = in;
+    a->u.in.sin_port = htons(port);
+    a->len = sizeof(struct sockaddr_in);
+    return 0;
+}
+
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes plain IPv4. */
+static void unmap_v4(struct addr *a)
+{
+    if (a->u.sa.sa_family != AF_INET6 ||
+        !IN6_IS_ADDR_V4MAPPED(&a->u.in6.sin6_addr))
+        return;
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_port = a->u.in6.sin6_port};
+    memcpy(&in.sin_addr, &a->u.in6.sin6_addr.s6_addr[12], 4);
+    memset(a, 0, sizeof(*a));
+    a->u.in = in;
+    a->len = sizeof(in);
+}
+
 static bool host_char_ok(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -112,8 +142,11 @@ int target_set_host(struct target *t, const char *host, size_t len,
     memcpy(t->host, host, len);
     t->host[len] = '\0';
     t->port = port;
-    if (addr_from_ip(&t->ip, t->host, port) == 0) {
-        t->kind = TARGET_IP;
+    struct addr ip;
+    if (addr_from_ip(&ip, t->host, port) == 0 ||
+        legacy_ipv4(&ip, t->host, port) == 0) {
+        unmap_v4(&ip);
+        target_set_addr(t, &ip);
         return 0;
     }
     if (memchr(host, ':', len))

@@ -52,7 +52,9 @@ bool addr_is_loopback(const struct addr *a);
 int target_parse(struct target *t, const char *s, size_t len,
                  int default_port);
 /* Set *t from a host (name or literal IP, no brackets) and port.  A
- * literal becomes TARGET_IP.  -EINVAL if empty, too long or has bytes a
+ * literal becomes TARGET_IP, normalised: legacy IPv4 forms ("2130706433",
+ * "0x7f.1") and IPv4-mapped IPv6 become plain IPv4, and t->host holds
+ * the canonical text.  -EINVAL if empty, too long or has bytes a
  * host name cannot have. */
 int target_set_host(struct target *t, const char *host, size_t len,
                     uint16_t port);

@@ -28,6 +28,16 @@ static const struct parse_case cases[] = {
      "[2001:db8::1]:1"},
     {"host", 80, 0, TARGET_NAME, "host", 80, "host:80"},
     {"[::1]", 443, 0, TARGET_IP, "::1", 443, "[::1]:443"},
+    /* Legacy IPv4 forms and mapped IPv6 are normalised (ACL bypasses). */
+    {"2130706433:80", 0, 0, TARGET_IP, "127.0.0.1", 80, "127.0.0.1:80"},
+    {"0x7f.1:80", 0, 0, TARGET_IP, "127.0.0.1", 80, "127.0.0.1:80"},
+    {"0177.0.0.1:80", 0, 0, TARGET_IP, "127.0.0.1", 80, "127.0.0.1:80"},
+    {"[::ffff:127.0.0.1]:80", 0, 0, TARGET_IP, "127.0.0.1", 80,
+     "127.0.0.1:80"},
+    {"[::ffff:7f00:1]:80", 0, 0, TARGET_IP, "127.0.0.1", 80,
+     "127.0.0.1:80"},
+    {"0x7f.example:80", 0, 0, TARGET_NAME, "0x7f.example", 80,
+     "0x7f.example:80"},
     {"host", 0, -22, TARGET_NONE, NULL, 0, NULL},      /* port required */
     {"host:0", 0, -22, TARGET_NONE, NULL, 0, NULL},    /* port 0 */
     {"host:65536", 0, -22, TARGET_NONE, NULL, 0, NULL},
@@ -59,8 +69,12 @@ static void test_target_parse_table(void **state)
         assert_int_equal(t.port, c->port);
         assert_string_equal(target_format(&t, out, sizeof(out)),
                             c->formatted);
-        if (t.kind == TARGET_IP)
+        if (t.kind == TARGET_IP) {
+            char ip[ADDR_STRLEN];
             assert_int_equal(addr_port(&t.ip), c->port);
+            assert_string_equal(addr_format_ip(&t.ip, ip, sizeof(ip)),
+                                c->host);
+        }
     }
 }
 
