@@ -40,6 +40,7 @@ const char *result_http_reason(int status)
     case 407: return "Proxy Authentication Required";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";

@@ -24,6 +24,8 @@
       "Request header fields too large")                                    \
     X(RESULT_BAD_METHOD, "unsupported_method", 405, 0x07, 91,               \
       "Method not supported")                                               \
+    X(RESULT_NOT_IMPLEMENTED, "not_implemented", 501, 0x07, 91,            \
+      "Not implemented")                                                    \
     X(RESULT_BAD_ADDRTYPE, "unsupported_address", 400, 0x08, 91,            \
       "Address type not supported")                                         \
     X(RESULT_INTERNAL, "internal_error", 500, 0x01, 91, "Internal error")   \

@@ -10,12 +10,15 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "egress/connpool.h"
 #include "front/listener.h"
 #include "front/session.h"
 
 #define WORKER_SPARE_PIPES 64
 #define WORKER_SPARE_BUFS 64
 #define WORKER_PIPE_SIZE (1 << 20)
+#define WORKER_POOLED_CONNS 64
+#define WORKER_POOL_IDLE_MS 30000
 
 static void close_listeners(struct worker *w)
 {
@@ -82,6 +85,9 @@ static int setup(struct worker *w, char *err, size_t errlen)
         rc = pipepool_new(&w->pipes, WORKER_SPARE_PIPES, WORKER_PIPE_SIZE);
     if (rc == 0)
         rc = bufpool_new(&w->bufs, WORKER_SPARE_BUFS);
+    if (rc == 0)
+        rc = connpool_new(&w->pool, WORKER_POOLED_CONNS,
+                          WORKER_POOL_IDLE_MS);
     if (rc == 0)
         rc = dns_new(&w->dns, w->loop, &c->dns, c->timeouts.dns_ms);
     if (rc < 0) {
@@ -167,6 +173,7 @@ void worker_free(struct worker *w)
         loop_del(w->loop, &w->wake_io);
         close(w->wake_fd);
     }
+    connpool_free(w->pool);
     pipepool_free(w->pipes);
     bufpool_free(w->bufs);
     loop_free(w->loop);

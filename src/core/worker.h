@@ -21,6 +21,7 @@
 #include "core/pipepool.h"
 
 struct listener;
+struct connpool;
 struct session;
 
 enum worker_cmd { WORKER_RUN, WORKER_DRAIN, WORKER_STOP };
@@ -34,6 +35,7 @@ struct worker {
     struct dns *dns;
     struct pipepool *pipes;
     struct bufpool *bufs;
+    struct connpool *pool;       /* idle upstream HTTP connections */
     struct listener **listeners; /* owned, n = conf->n_listeners */
     struct session *sessions;    /* live sessions (intrusive list) */
     unsigned n_sessions;

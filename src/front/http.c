@@ -71,7 +71,7 @@ static enum front_status on_head(struct session *s)
     if (n < 0)
         return refuse(s, RESULT_BAD_REQUEST);
     if (!h.is_connect)
-        return refuse(s, RESULT_BAD_METHOD);
+        return FRONT_FORWARD; /* httpfwd checks and answers it */
     if (http1_parse_authority(&s->req.target, h.target.p, h.target.len) < 0) {
         s->req.target.kind = TARGET_NONE;
         return refuse(s, RESULT_BAD_REQUEST);

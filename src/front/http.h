@@ -1,6 +1,7 @@
-/* http (front end): HTTP proxy requests.  This version serves CONNECT
- * (authority-form target, Basic proxy authentication); other methods are
- * answered 405 until absolute-URI forwarding arrives. */
+/* http (front end): HTTP proxy requests.  CONNECT (authority-form
+ * target, Basic proxy authentication) becomes a Request for the relay;
+ * any other method hands the connection to httpfwd (absolute-URI
+ * forwarding). */
 #ifndef FERRY_FRONT_HTTP_H
 #define FERRY_FRONT_HTTP_H
 

@@ -12,10 +12,11 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/worker.h"
-#include "egress/direct.h"
 #include "front/http.h"
+#include "front/httpfwd.h"
 #include "front/mixed.h"
 #include "front/socks.h"
+#include "policy/route.h"
 
 #define LINGER_MS 2000
 #define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
@@ -72,9 +73,11 @@ static void session_end(struct session *s, const char *end)
         return;
     if (!s->end)
         s->end = end;
-    log_end(s);
-    direct_cancel(s->dial);
-    s->dial = NULL;
+    if (!s->fwd)
+        log_end(s); /* a forwarded connection logged each request */
+    httpfwd_free(s->fwd);
+    route_cancel(s->route);
+    s->route = NULL;
     if (s->phase == SESSION_RELAY)
         relay_fini(&s->relay);
     s->phase = SESSION_CLOSED;
@@ -150,6 +153,20 @@ static void pump(struct session *s)
                                                          : "error");
 }
 
+/* Register fd as the upstream side and start relaying; the caller has
+ * set up s->relay's preloads. */
+static void run_relay(struct session *s)
+{
+    s->phase = SESSION_RELAY;
+    s->last_active = loop_now(s->w->loop);
+    if (loop_timer_arm(s->w->loop, &s->timer,
+                       s->w->conf->timeouts.idle_ms) < 0) {
+        session_end(s, "error");
+        return;
+    }
+    pump(s);
+}
+
 static void start_relay(struct session *s, int fd)
 {
     struct worker *w = s->w;
@@ -176,19 +193,14 @@ static void start_relay(struct session *s, int fd)
         bufpool_put(w->bufs, s->head);
     s->head = NULL;
     s->head_len = 0;
-    s->phase = SESSION_RELAY;
-    s->last_active = loop_now(w->loop);
-    if (loop_timer_arm(w->loop, &s->timer, w->conf->timeouts.idle_ms) < 0) {
-        session_end(s, "error");
-        return;
-    }
-    pump(s);
+    run_relay(s);
 }
 
-static void on_dialed(void *ud, enum result r, int fd)
+static void on_routed(void *ud, enum result r, int fd,
+                      const struct route_info *info)
 {
     struct session *s = ud;
-    s->dial = NULL;
+    s->route = NULL;
     if (r != RESULT_OK) {
         fail(s, r, "egress");
         return;
@@ -196,14 +208,24 @@ static void on_dialed(void *ud, enum result r, int fd)
     start_relay(s, fd);
 }
 
-/* The front end produced a Request: pick the egress and start it.  Access
- * rules and named egresses (parent proxies, the tunnel) plug in here; for
- * now every request goes direct. */
+/* The front end produced a Request: policy/route applies the rules,
+ * picks the egress and dials. */
 static void dispatch(struct session *s)
 {
     s->phase = SESSION_DIAL;
     loop_timer_disarm(s->w->loop, &s->timer);
-    if (direct_start(s->w, &s->req.target, on_dialed, s, &s->dial) < 0)
+    if (route_start(s->w, &s->req, &s->req.target, on_routed, s,
+                    &s->route) < 0)
+        fail(s, RESULT_INTERNAL, "error");
+}
+
+static void forward(struct session *s)
+{
+    s->phase = SESSION_HTTP;
+    s->last_active = loop_now(s->w->loop);
+    if (loop_timer_arm(s->w->loop, &s->timer,
+                       s->w->conf->timeouts.idle_ms) < 0 ||
+        httpfwd_start(s, &s->fwd) < 0)
         fail(s, RESULT_INTERNAL, "error");
 }
 
@@ -234,6 +256,7 @@ static void read_head(struct session *s)
         case FRONT_MORE: break;
         case FRONT_DISPATCH: dispatch(s); return;
         case FRONT_CLOSE: linger(s, "refused"); return;
+        case FRONT_FORWARD: forward(s); return;
         }
     }
 }
@@ -252,6 +275,7 @@ static void on_client(struct loop_io *io, uint32_t events)
         relay_ready(&s->relay, RELAY_A, events);
         pump(s);
         break;
+    case SESSION_HTTP: httpfwd_on_client(s->fwd, events); break;
     case SESSION_LINGER: drain_linger(s); break;
     case SESSION_CLOSED: break;
     }
@@ -276,6 +300,7 @@ static void on_timer(struct loop_timer *t)
         session_end(s, "handshake_timeout");
         break;
     case SESSION_RELAY:
+    case SESSION_HTTP:
         if (now - s->last_active < idle) {
             if (loop_timer_arm(s->w->loop, t,
                                idle - (now - s->last_active)) == 0)
@@ -356,4 +381,36 @@ int session_send(struct session *s, const void *buf, size_t len)
 void session_set_front(struct session *s, const struct front_ops *f)
 {
     s->front = f;
+}
+
+void session_http_end(struct session *s, const char *end, bool lingering)
+{
+    if (lingering)
+        linger(s, end);
+    else
+        session_end(s, end);
+}
+
+void session_http_upgrade(struct session *s, int upfd, char *to_client,
+                          size_t len, char *in, size_t in_off,
+                          size_t in_len)
+{
+    struct worker *w = s->w;
+    httpfwd_free(s->fwd);
+    s->fwd = NULL;
+    relay_init(&s->relay, s->client.fd, upfd, w->pipes, w->bufs);
+    relay_preload(&s->relay, RELAY_B, to_client, 0, len);
+    if (in && in_len)
+        relay_preload(&s->relay, RELAY_A, in, in_off, in_len);
+    else
+        bufpool_put(w->bufs, in);
+    if (loop_add(w->loop, &s->upstream, upfd, RELAY_EVENTS, on_upstream,
+                 s) < 0) {
+        close(upfd);
+        s->phase = SESSION_RELAY;
+        session_end(s, "error");
+        return;
+    }
+    s->result = RESULT_OK;
+    run_relay(s);
 }

@@ -24,12 +24,14 @@
 
 struct worker;
 struct session;
-struct direct;
+struct route;
+struct httpfwd;
 
 enum front_status {
     FRONT_MORE,     /* need more bytes from the client */
     FRONT_DISPATCH, /* s->req is complete: go to the egress */
     FRONT_CLOSE,    /* an answer was written (or none is due): close */
+    FRONT_FORWARD,  /* an absolute-URI HTTP request: hand to httpfwd */
 };
 
 /* What a front end (http, socks, mixed) provides. */
@@ -48,6 +50,7 @@ enum session_phase {
     SESSION_HEAD,
     SESSION_DIAL,
     SESSION_RELAY,
+    SESSION_HTTP, /* httpfwd forwards requests one by one */
     SESSION_LINGER,
     SESSION_CLOSED,
 };
@@ -65,7 +68,8 @@ struct session {
     struct request req;
     char *head; /* bufpool buffer while the head is read, else NULL */
     size_t head_len;
-    struct direct *dial; /* the egress in progress */
+    struct route *route; /* the egress being dialled */
+    struct httpfwd *fwd; /* SESSION_HTTP: the forwarder */
     struct relay relay;
     enum result result;
     const char *end; /* why it ended: "eof", "idle", "error", ... */
@@ -87,5 +91,18 @@ void session_consume(struct session *s, size_t n);
 int session_send(struct session *s, const void *buf, size_t len);
 /* Switch to another front end (the mixed listener, after sniffing). */
 void session_set_front(struct session *s, const struct front_ops *f);
+
+/* For httpfwd. */
+/* The forwarded connection is over; linger when an answer was just
+ * written, so it is not lost to a reset.  (The forwarder logs its own
+ * access lines, one per request.) */
+void session_http_end(struct session *s, const char *end, bool linger);
+/* A 101 answer: relay raw bytes between the client and upfd from now on.
+ * to_client (a bufpool buffer, len bytes) goes to the client first; in
+ * (a bufpool buffer or NULL, in_len bytes at in_off) goes upstream first.
+ * Both buffers are taken. */
+void session_http_upgrade(struct session *s, int upfd, char *to_client,
+                          size_t len, char *in, size_t in_off,
+                          size_t in_len);
 
 #endif

@@ -1,0 +1,790 @@
+/* httpfwd: see httpfwd.h.
+ *
+ * Two half-pipelines run side by side, like the relay but message-aware:
+ *   request:  client -> in -> (head: check, route, rewrite -> to_up)
+ *                            (body: framer decides where it ends) -> up
+ *   response: up -> uin -> (head: rewrite -> to_cl) (body: framer) -> client
+ * Sockets are edge-triggered; readiness is remembered in flags and every
+ * event runs advance(), which moves whatever can move.  Buffers come from
+ * the worker's pool and go back whenever they are empty. */
+#include "front/httpfwd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/sock.h"
+#include "core/worker.h"
+#include "egress/connpool.h"
+#include "front/session.h"
+#include "policy/auth.h"
+#include "policy/route.h"
+#include "proto/http1.h"
+#include "proto/http1frame.h"
+#include "proto/http1fwd.h"
+
+enum rq { RQ_HEAD, RQ_ROUTE, RQ_BODY, RQ_DONE };
+enum rs { RS_IDLE, RS_HEAD, RS_BODY, RS_DONE };
+
+/* A pool buffer with a window of pending bytes. */
+struct pend {
+    char *buf;
+    size_t off, len;
+};
+
+struct httpfwd {
+    struct session *s; /* owner */
+    struct worker *w;
+    enum rq rq;
+    enum rs rs;
+    struct pend in, to_up, uin, to_cl;
+    struct pend retry; /* the head again, while a reused socket may be
+                          stale (idempotent, bodiless requests only) */
+    struct http1fwd_request req;
+    struct http1_framer rqf, rsf;
+    size_t head_len;          /* request head length while routing */
+    size_t rq_fed, rs_fed;    /* framed but unsent bytes (pass_body) */
+    struct loop_io up;        /* upstream socket, fd -1 when none */
+    char key[CONNPOOL_KEY_MAX];
+    struct route *route;
+    bool rd_cl, wr_cl, rd_up, wr_up;
+    bool reused;      /* the upstream socket came from the pool */
+    bool body_sent;   /* a request body byte went upstream */
+    bool close_after; /* end the client connection after this exchange */
+    bool up_broken;   /* the upstream socket may not be pooled */
+    bool client_eof;
+    bool dead;        /* torn down; ignore stray events */
+    int status;       /* response status, for the log */
+    uint64_t started, up_bytes, down_bytes;
+    char method[16];
+    struct loop_defer free_later;
+};
+
+static void advance(struct httpfwd *f);
+
+/* ---- buffers ---- */
+
+static bool pend_take(struct httpfwd *f, struct pend *p)
+{
+    if (!p->buf && !(p->buf = bufpool_get(f->w->bufs)))
+        return false;
+    return true;
+}
+
+static void pend_consume(struct httpfwd *f, struct pend *p, size_t n)
+{
+    p->off += n;
+    p->len -= n;
+    if (p->len == 0) {
+        bufpool_put(f->w->bufs, p->buf);
+        *p = (struct pend){0};
+    }
+}
+
+/* Move the window to the front so more can be read behind it. */
+static void pend_compact(struct pend *p)
+{
+    if (p->off && p->len)
+        memmove(p->buf, p->buf + p->off, p->len);
+    p->off = 0;
+}
+
+static void pend_drop(struct httpfwd *f, struct pend *p)
+{
+    bufpool_put(f->w->bufs, p->buf);
+    *p = (struct pend){0};
+}
+
+/* recv into p; 1 = got bytes, 0 = EAGAIN, -1 = EOF, -2 = error. */
+static int fill(struct httpfwd *f, int fd, struct pend *p, bool *ready)
+{
+    if (!pend_take(f, p))
+        return -2;
+    pend_compact(p);
+    if (p->len == BUFPOOL_SIZE)
+        return 0;
+    ssize_t n = recv(fd, p->buf + p->len, BUFPOOL_SIZE - p->len, 0);
+    if (n > 0) {
+        p->len += (size_t)n;
+        return 1;
+    }
+    if (p->len == 0)
+        pend_drop(f, p);
+    if (n == 0)
+        return -1;
+    if (errno == EAGAIN || errno == EINTR) {
+        *ready = errno == EINTR;
+        return 0;
+    }
+    return -2;
+}
+
+/* send up to n bytes of p; returns bytes sent, or -1 on error. */
+static ssize_t flush(struct httpfwd *f, int fd, struct pend *p, size_t n,
+                     bool *ready)
+{
+    if (n == 0 || !*ready)
+        return 0;
+    ssize_t k = send(fd, p->buf + p->off, n, MSG_NOSIGNAL);
+    if (k < 0) {
+        if (errno == EAGAIN || errno == EINTR) {
+            *ready = errno == EINTR;
+            return 0;
+        }
+        return -1;
+    }
+    pend_consume(f, p, (size_t)k);
+    return k;
+}
+
+/* ---- ends ---- */
+
+static void log_exchange(struct httpfwd *f, enum result r)
+{
+    struct session *s = f->s;
+    char client[ADDR_STRLEN], target[ADDR_STRLEN + TARGET_HOST_MAX];
+    addr_format(&s->req.client, client, sizeof(client));
+    if (f->req.origin.kind != TARGET_NONE)
+        target_format(&f->req.origin, target, sizeof(target));
+    else
+        strcpy(target, "-");
+    log_access("client=%s listener=%s proto=http user=%s target=%s "
+               "result=%s up=%llu down=%llu ms=%llu method=%s status=%d",
+               client, s->req.listener->name,
+               s->req.user[0] ? s->req.user : "-", target, result_word(r),
+               (unsigned long long)f->up_bytes,
+               (unsigned long long)f->down_bytes,
+               (unsigned long long)(loop_now(f->w->loop) - f->started),
+               f->method[0] ? f->method : "-", f->status);
+}
+
+static void close_up(struct httpfwd *f)
+{
+    route_cancel(f->route);
+    f->route = NULL;
+    if (f->up.fd < 0)
+        return;
+    loop_del(f->w->loop, &f->up);
+    close(f->up.fd);
+    f->up.fd = -1;
+}
+
+/* Answer the current request with an error and end the connection (the
+ * request stream may be out of step after it). */
+static void answer_error(struct httpfwd *f, enum result r, const char *why)
+{
+    char out[1024], target[ADDR_STRLEN + TARGET_HOST_MAX];
+    const char *detail = why && *why ? why : NULL;
+    if (!detail && f->req.origin.kind != TARGET_NONE)
+        detail = target_format(&f->req.origin, target, sizeof(target));
+    int status = result_http_status(r);
+    f->status = status;
+    log_exchange(f, r);
+    int n = http1_format_error(out, sizeof(out), status,
+                               result_http_reason(status), result_text(r),
+                               detail, "ferry");
+    close_up(f);
+    f->dead = true;
+    f->s->result = r;
+    if (n < 0 || session_send(f->s, out, (size_t)n) < 0)
+        session_http_end(f->s, "client_error", false);
+    else
+        session_http_end(f->s, "http_error", true);
+}
+
+/* Abort without an answer (bytes already went to the client). */
+static void abort_fwd(struct httpfwd *f, const char *end)
+{
+    log_exchange(f, RESULT_REFUSED);
+    close_up(f);
+    f->dead = true;
+    session_http_end(f->s, end, false);
+}
+
+/* ---- the upstream socket ---- */
+
+static void on_up(struct loop_io *io, uint32_t events)
+{
+    struct httpfwd *f = io->ud;
+    if (f->dead)
+        return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        f->rd_up = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        f->wr_up = true;
+    advance(f);
+}
+
+static int attach_up(struct httpfwd *f, int fd)
+{
+    f->rd_up = f->wr_up = true;
+    int rc = loop_add(f->w->loop, &f->up, fd,
+                      EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, on_up, f);
+    if (rc < 0) {
+        close(fd);
+        f->up.fd = -1;
+    }
+    return rc;
+}
+
+/* ---- request side ---- */
+
+static bool authorized(struct httpfwd *f, const struct http1_request_head *h)
+{
+    const struct conf_listener *lc = f->s->req.listener;
+    if (!auth_required(lc))
+        return true;
+    const struct http1_header *hdr =
+        http1_find_header(h, "Proxy-Authorization");
+    char user[256], pass[256];
+    if (!hdr ||
+        http1_parse_basic(hdr->value.p, hdr->value.len, user, pass) < 0)
+        return false;
+    bool ok = auth_check(lc, user, pass);
+    explicit_bzero(pass, sizeof(pass));
+    if (ok)
+        snprintf(f->s->req.user, sizeof(f->s->req.user), "%s", user);
+    return ok;
+}
+
+/* Write the rewritten head to to_up and start the body framer. */
+static int emit_request_head(struct httpfwd *f,
+                             const struct http1_request_head *h,
+                             const struct route_info *info)
+{
+    if (!pend_take(f, &f->to_up))
+        return -ENOMEM;
+    int n = http1fwd_request_head(h, &f->req, info && info->http_proxy,
+                                  info ? info->proxy_auth : NULL,
+                                  f->to_up.buf, BUFPOOL_SIZE);
+    if (n < 0)
+        return n;
+    f->to_up.off = 0;
+    f->to_up.len = (size_t)n;
+    http1_framer_init(&f->rqf, false);
+    if (http1_framer_feed(&f->rqf, f->in.buf + f->in.off, f->head_len) !=
+        (ssize_t)f->head_len)
+        return -EBADMSG;
+    pend_consume(f, &f->in, f->head_len);
+    f->rq = f->rqf.done ? RQ_DONE : RQ_BODY;
+    f->rs = RS_HEAD;
+    if (f->reused && f->req.idempotent && f->rq == RQ_DONE &&
+        pend_take(f, &f->retry)) {
+        memcpy(f->retry.buf, f->to_up.buf, f->to_up.len);
+        f->retry.len = f->to_up.len;
+    }
+    return 0;
+}
+
+static void routed(struct httpfwd *f, int fd, const struct route_info *info)
+{
+    struct http1_request_head h;
+    if (attach_up(f, fd) < 0) {
+        answer_error(f, RESULT_INTERNAL, "cannot watch upstream socket");
+        return;
+    }
+    if (f->retry.buf) { /* a retry: the head was written already */
+        pend_drop(f, &f->to_up);
+        f->to_up = f->retry;
+        f->retry = (struct pend){0};
+        f->rs = RS_HEAD;
+        advance(f);
+        return;
+    }
+    /* The head is still at the front of in: parse it again (cheap) to
+     * write it out for this egress. */
+    if (http1_parse_request_head(f->in.buf + f->in.off, f->in.len, &h) !=
+            (int)f->head_len ||
+        emit_request_head(f, &h, info) < 0) {
+        answer_error(f, RESULT_INTERNAL, "request head rewrite failed");
+        return;
+    }
+    advance(f);
+}
+
+static void on_routed(void *ud, enum result r, int fd,
+                      const struct route_info *info)
+{
+    struct httpfwd *f = ud;
+    f->route = NULL;
+    if (r != RESULT_OK) {
+        answer_error(f, r, NULL);
+        return;
+    }
+    snprintf(f->key, sizeof(f->key), "%s %s:%u", info->egress,
+             f->req.origin.host, f->req.origin.port);
+    routed(f, fd, info);
+}
+
+/* Max-Forwards: 0 on OPTIONS/TRACE is answered here (RFC 9110 §7.6.2). */
+static void answer_locally(struct httpfwd *f)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                             "Via: " HTTP1FWD_VIA "\r\n\r\n";
+    f->status = 200;
+    log_exchange(f, RESULT_OK);
+    pend_consume(f, &f->in, f->head_len);
+    if (session_send(f->s, ok, sizeof(ok) - 1) < 0) {
+        f->dead = true;
+        session_http_end(f->s, "client_error", false);
+        return;
+    }
+    f->rq = RQ_HEAD;
+    f->rs = RS_IDLE;
+}
+
+static void start_request(struct httpfwd *f, struct http1_request_head *h,
+                          int n)
+{
+    const char *why;
+    f->head_len = (size_t)n;
+    f->started = loop_now(f->w->loop);
+    f->up_bytes = f->down_bytes = 0;
+    f->status = 0;
+    f->body_sent = false;
+    snprintf(f->method, sizeof(f->method), "%.*s",
+             (int)(h->method.len < 15 ? h->method.len : 15), h->method.p);
+    memset(&f->req, 0, sizeof(f->req));
+    if (h->is_connect) {
+        answer_error(f, RESULT_BAD_METHOD, "CONNECT on a forwarding "
+                                           "connection");
+        return;
+    }
+    enum result r = http1fwd_check_request(h, &f->req, &why);
+    if (r != RESULT_OK) {
+        log_info("http: %s from client, answering %d", why,
+                 result_http_status(r));
+        answer_error(f, r, why);
+        return;
+    }
+    if (!authorized(f, h)) {
+        answer_error(f, RESULT_AUTH, NULL);
+        return;
+    }
+    if (!f->req.keep_alive || f->req.upgrade)
+        f->close_after = true;
+    if (f->req.max_forwards == 0) {
+        answer_locally(f);
+        return;
+    }
+    f->rq = RQ_ROUTE;
+    snprintf(f->key, sizeof(f->key), "direct %s:%u", f->req.origin.host,
+             f->req.origin.port);
+    int fd = connpool_take(f->w->pool, f->key, loop_now(f->w->loop));
+    f->reused = fd >= 0;
+    if (fd >= 0) {
+        struct route_info direct = {.egress = "direct"};
+        routed(f, fd, &direct);
+        return;
+    }
+    f->s->req.target = f->req.origin;
+    if (route_start(f->w, &f->s->req, &f->req.origin, on_routed, f,
+                    &f->route) < 0)
+        answer_error(f, RESULT_INTERNAL, NULL);
+}
+
+/* Read and act on the next request head.  false = wait. */
+static bool next_request(struct httpfwd *f)
+{
+    struct http1_request_head h;
+    for (;;) {
+        int n = f->in.len ? http1_parse_request_head(f->in.buf + f->in.off,
+                                                     f->in.len, &h)
+                          : -EAGAIN;
+        if (n > 0) {
+            start_request(f, &h, n);
+            return true;
+        }
+        if (n == -E2BIG || (n == -EAGAIN && f->in.len == BUFPOOL_SIZE)) {
+            answer_error(f, RESULT_HEAD_TOO_LARGE, NULL);
+            return false;
+        }
+        if (n != -EAGAIN) {
+            answer_error(f, RESULT_BAD_REQUEST, "malformed request head");
+            return false;
+        }
+        if (!f->rd_cl)
+            return false;
+        int got = fill(f, f->s->client.fd, &f->in, &f->rd_cl);
+        if (got == 0)
+            return false;
+        if (got < 0) {
+            /* A client closing between requests is the normal end. */
+            f->dead = true;
+            session_http_end(f->s, f->in.len ? "client_eof" : "eof",
+                             false);
+            return false;
+        }
+    }
+}
+
+/* Move body bytes of src to fd, as far as the framer says they belong
+ * to the current message.  *fed counts bytes at the front of src the
+ * framer has seen but fd has not taken yet (never feed them twice).
+ * 0, -EBADMSG (framing), -EIO (send failed). */
+static int pass_body(struct httpfwd *f, struct http1_framer *fr,
+                     struct pend *src, size_t *fed, int fd, bool *ready,
+                     uint64_t *count)
+{
+    if (*fed == 0 && src->len && !fr->done) {
+        ssize_t n = http1_framer_feed(fr, src->buf + src->off, src->len);
+        if (n < 0)
+            return -EBADMSG;
+        *fed = (size_t)n;
+    }
+    if (*fed) {
+        ssize_t k = flush(f, fd, src, *fed, ready);
+        if (k < 0)
+            return -EIO;
+        *fed -= (size_t)k;
+        *count += (uint64_t)k;
+    }
+    return 0;
+}
+
+/* Stream the request upstream.  true = progress was made. */
+static bool pump_request(struct httpfwd *f)
+{
+    if (f->to_up.len) {
+        if (flush(f, f->up.fd, &f->to_up, f->to_up.len, &f->wr_up) < 0) {
+            abort_fwd(f, "upstream_error");
+            return false;
+        }
+        if (f->to_up.len)
+            return false;
+    }
+    if (f->rq != RQ_BODY)
+        return false;
+    uint64_t before = f->up_bytes;
+    int rc = pass_body(f, &f->rqf, &f->in, &f->rq_fed, f->up.fd, &f->wr_up,
+                       &f->up_bytes);
+    if (rc == -EBADMSG) {
+        f->up_broken = true;
+        if (f->rs == RS_HEAD && f->down_bytes == 0 && !f->to_cl.len)
+            answer_error(f, RESULT_BAD_REQUEST, "bad request body framing");
+        else
+            abort_fwd(f, "bad_request_body");
+        return false;
+    }
+    if (rc < 0) {
+        abort_fwd(f, "upstream_error");
+        return false;
+    }
+    f->body_sent |= f->up_bytes != before;
+    if (f->rq_fed)
+        return f->up_bytes != before;
+    if (f->rqf.done) {
+        f->rq = RQ_DONE;
+        return true;
+    }
+    if (f->in.len)
+        return true;
+    if (!f->rd_cl)
+        return false;
+    int got = fill(f, f->s->client.fd, &f->in, &f->rd_cl);
+    if (got < 0) {
+        abort_fwd(f, "client_eof");
+        return false;
+    }
+    return got > 0;
+}
+
+/* ---- response side ---- */
+
+/* A reused socket the origin had closed: try once more on a fresh one
+ * (only for idempotent requests whose body was not sent: RFC 9110 §9.2.2).
+ */
+static bool retry_stale(struct httpfwd *f)
+{
+    if (!f->reused || !f->retry.buf || f->body_sent || f->uin.len ||
+        f->down_bytes)
+        return false;
+    log_debug("http: pooled connection to %s was stale, retrying",
+              f->key);
+    close_up(f);
+    f->reused = false;
+    f->rs = RS_IDLE;
+    f->s->req.target = f->req.origin;
+    if (route_start(f->w, &f->s->req, &f->req.origin, on_routed, f,
+                    &f->route) < 0)
+        answer_error(f, RESULT_INTERNAL, NULL);
+    return true;
+}
+
+/* 101 Switching Protocols: hand both sockets to a plain relay. */
+static void upgrade(struct httpfwd *f, const struct http1_response_head *h,
+                    int n)
+{
+    if (!f->req.upgrade) {
+        answer_error(f, RESULT_REFUSED, "unexpected 101 from origin");
+        return;
+    }
+    char *out = bufpool_get(f->w->bufs);
+    int m = out ? http1fwd_response_head(h, false, out, BUFPOOL_SIZE) : -1;
+    size_t rest = f->uin.len - (size_t)n;
+    if (m < 0 || (size_t)m + rest > BUFPOOL_SIZE) {
+        bufpool_put(f->w->bufs, out);
+        abort_fwd(f, "upgrade_failed");
+        return;
+    }
+    memcpy(out + m, f->uin.buf + f->uin.off + n, rest);
+    f->status = 101;
+    log_exchange(f, RESULT_OK);
+    int fd = f->up.fd;
+    loop_del(f->w->loop, &f->up);
+    f->up.fd = -1;
+    char *in = f->in.buf;
+    size_t in_off = f->in.off, in_len = f->in.len;
+    f->in = (struct pend){0};
+    f->dead = true;
+    session_http_upgrade(f->s, fd, out, (size_t)m + rest, in, in_off,
+                         in_len);
+}
+
+static void final_head(struct httpfwd *f, const struct http1_response_head *h,
+                       int n)
+{
+    f->status = h->status;
+    http1_framer_init(&f->rsf, true);
+    f->rsf.no_body = f->req.is_head;
+    if (http1_framer_feed(&f->rsf, f->uin.buf + f->uin.off, (size_t)n) !=
+        n) {
+        answer_error(f, RESULT_REFUSED, "bad response framing");
+        return;
+    }
+    bool close = f->close_after || http1fwd_response_closes(h) ||
+                 (!f->rsf.done && http1_framer_until_close(&f->rsf)) ||
+                 f->rq != RQ_DONE;
+    if (close) {
+        f->close_after = true;
+        f->up_broken |= http1fwd_response_closes(h) ||
+                        http1_framer_until_close(&f->rsf) ||
+                        f->rq != RQ_DONE;
+    }
+    if (!pend_take(f, &f->to_cl)) {
+        abort_fwd(f, "no_memory");
+        return;
+    }
+    int m = http1fwd_response_head(h, close, f->to_cl.buf, BUFPOOL_SIZE);
+    if (m < 0) {
+        answer_error(f, RESULT_REFUSED, "response head too large");
+        return;
+    }
+    f->to_cl.off = 0;
+    f->to_cl.len = (size_t)m;
+    pend_consume(f, &f->uin, (size_t)n);
+    f->rs = f->rsf.done ? RS_DONE : RS_BODY;
+}
+
+/* An interim 1xx (100 Continue, 103 Early Hints) goes to the client as
+ * is; the final answer follows. */
+static void interim_head(struct httpfwd *f,
+                         const struct http1_response_head *h, int n)
+{
+    if (!pend_take(f, &f->to_cl)) {
+        abort_fwd(f, "no_memory");
+        return;
+    }
+    int m = http1fwd_response_head(h, false, f->to_cl.buf, BUFPOOL_SIZE);
+    if (m < 0) {
+        abort_fwd(f, "response_head_too_large");
+        return;
+    }
+    f->to_cl.off = 0;
+    f->to_cl.len = (size_t)m;
+    pend_consume(f, &f->uin, (size_t)n);
+}
+
+static bool read_response_head(struct httpfwd *f)
+{
+    struct http1_response_head h;
+    int n = f->uin.len ? http1_parse_response_head(f->uin.buf + f->uin.off,
+                                                   f->uin.len, &h)
+                       : -EAGAIN;
+    if (n > 0) {
+        pend_drop(f, &f->retry);
+        if (h.status == 101)
+            upgrade(f, &h, n);
+        else if (h.status >= 100 && h.status < 200)
+            interim_head(f, &h, n);
+        else
+            final_head(f, &h, n);
+        return !f->dead;
+    }
+    if (n != -EAGAIN || f->uin.len == BUFPOOL_SIZE) {
+        f->up_broken = true;
+        answer_error(f, RESULT_REFUSED, "malformed response from origin");
+        return false;
+    }
+    if (!f->rd_up)
+        return false;
+    int got = fill(f, f->up.fd, &f->uin, &f->rd_up);
+    if (got == -1 && retry_stale(f))
+        return false;
+    if (got < 0) {
+        answer_error(f, RESULT_REFUSED, "origin closed without answering");
+        return false;
+    }
+    return got > 0;
+}
+
+static bool pump_response(struct httpfwd *f)
+{
+    if (f->to_cl.len) {
+        ssize_t k = flush(f, f->s->client.fd, &f->to_cl, f->to_cl.len,
+                          &f->wr_cl);
+        if (k < 0) {
+            abort_fwd(f, "client_error");
+            return false;
+        }
+        if (f->to_cl.len)
+            return false;
+        if (k > 0)
+            return true;
+    }
+    if (f->rs == RS_HEAD)
+        return read_response_head(f);
+    if (f->rs != RS_BODY)
+        return false;
+    uint64_t before = f->down_bytes;
+    int rc = pass_body(f, &f->rsf, &f->uin, &f->rs_fed, f->s->client.fd,
+                       &f->wr_cl, &f->down_bytes);
+    if (rc < 0) {
+        f->up_broken = true;
+        abort_fwd(f, rc == -EBADMSG ? "bad_response_framing"
+                                    : "client_error");
+        return false;
+    }
+    if (f->rs_fed)
+        return f->down_bytes != before;
+    if (f->rsf.done) {
+        f->rs = RS_DONE;
+        f->up_broken |= f->uin.len > 0; /* bytes beyond the message */
+        return true;
+    }
+    if (f->uin.len)
+        return f->down_bytes != before;
+    if (!f->rd_up)
+        return f->down_bytes != before;
+    int got = fill(f, f->up.fd, &f->uin, &f->rd_up);
+    if (got == -1) {
+        if (http1_framer_eof(&f->rsf) < 0) {
+            abort_fwd(f, "origin_closed_mid_body");
+            return false;
+        }
+        f->rs = RS_DONE;
+        f->up_broken = true;
+        return true;
+    }
+    if (got < 0) {
+        abort_fwd(f, "upstream_error");
+        return false;
+    }
+    return got > 0 || f->down_bytes != before;
+}
+
+/* ---- one exchange after another ---- */
+
+static bool exchange_done(const struct httpfwd *f)
+{
+    return f->rs == RS_DONE && !f->to_cl.len && !f->rs_fed &&
+           (f->rq == RQ_DONE || f->close_after);
+}
+
+static void finish_exchange(struct httpfwd *f)
+{
+    log_exchange(f, RESULT_OK);
+    pend_drop(f, &f->uin);
+    if (f->up.fd >= 0 && !f->up_broken && !f->close_after &&
+        f->rq == RQ_DONE) {
+        int fd = f->up.fd;
+        loop_del(f->w->loop, &f->up);
+        f->up.fd = -1;
+        connpool_put(f->w->pool, f->key, fd, loop_now(f->w->loop));
+    }
+    close_up(f);
+    f->up_broken = false;
+    f->reused = false;
+    if (f->close_after) {
+        f->dead = true;
+        session_http_end(f->s, "close", true);
+        return;
+    }
+    f->rq = RQ_HEAD;
+    f->rs = RS_IDLE;
+}
+
+static void advance(struct httpfwd *f)
+{
+    bool progress = true;
+    while (progress && !f->dead) {
+        progress = false;
+        if (f->rq == RQ_HEAD && f->rs == RS_IDLE) {
+            progress = next_request(f);
+            continue;
+        }
+        if (f->up.fd >= 0) {
+            progress |= pump_request(f);
+            if (f->dead)
+                return;
+            progress |= pump_response(f);
+            if (f->dead)
+                return;
+        }
+        if (exchange_done(f)) {
+            finish_exchange(f);
+            progress = true;
+        }
+    }
+    if (!f->dead)
+        f->s->last_active = loop_now(f->w->loop);
+}
+
+void httpfwd_on_client(struct httpfwd *f, uint32_t events)
+{
+    if (f->dead)
+        return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        f->rd_cl = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        f->wr_cl = true;
+    advance(f);
+}
+
+int httpfwd_start(struct session *s, struct httpfwd **out)
+{
+    struct httpfwd *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->s = s;
+    f->w = s->w;
+    f->up.fd = -1;
+    f->in = (struct pend){.buf = s->head, .off = 0, .len = s->head_len};
+    s->head = NULL;
+    s->head_len = 0;
+    f->rd_cl = f->wr_cl = true;
+    *out = f;
+    advance(f);
+    return 0;
+}
+
+static void free_fwd(struct loop_defer *d) { free(d->ud); }
+
+void httpfwd_free(struct httpfwd *f)
+{
+    if (!f)
+        return;
+    f->dead = true;
+    close_up(f);
+    pend_drop(f, &f->in);
+    pend_drop(f, &f->to_up);
+    pend_drop(f, &f->uin);
+    pend_drop(f, &f->to_cl);
+    pend_drop(f, &f->retry);
+    loop_defer(f->w->loop, &f->free_later, free_fwd, f);
+}
