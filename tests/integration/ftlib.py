@@ -352,13 +352,68 @@ def stream_sha(seed, total):
 
 # --- servers -----------------------------------------------------------------
 
+# Ports come from below the kernel's ephemeral range, so that no
+# outgoing connect() on the machine can take a port between our check and
+# the bind of the program we give it to (and a range exhausted by
+# TIME_WAIT sockets does not matter).
+PORT_RANGE = (20000, 32000)
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError):
+        return 32768
+
+
+def _bindable(port):
+    """Free for TCP on 127.0.0.1 and ::1 and for UDP on 127.0.0.1."""
+    tries = [(socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
+             (socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1"),
+             (socket.AF_INET6, socket.SOCK_STREAM, "::1")]
+    socks = []
+    try:
+        for fam, typ, host in tries:
+            s = socket.socket(fam, typ)
+            socks.append(s)
+            s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
+def pick_ports(n):
+    lo, hi = PORT_RANGE
+    hi = min(hi, _ephemeral_low() - 1)
+    rnd = random.SystemRandom()
+    out = []
+    for _ in range(2000):
+        p = rnd.randint(lo, hi)
+        if p not in out and _bindable(p):
+            out.append(p)
+            if len(out) == n:
+                return out
+    raise SystemExit(f"could not find {n} free loopback ports in {lo}-{hi}")
+
+
 def listen(host, backlog=128):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    ls = socket.socket(fam, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((host, 0))
-    ls.listen(backlog)
-    return ls
+    rnd = random.SystemRandom()
+    lo, hi = PORT_RANGE
+    for _ in range(2000):
+        ls = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            ls.bind((host, rnd.randint(lo, hi)))
+        except OSError:
+            ls.close()
+            continue
+        ls.listen(backlog)
+        return ls
+    raise SystemExit(f"no free port on {host} in {lo}-{hi}")
 
 
 def announce(ls):

@@ -12,7 +12,7 @@
 #   - free_port / free_ports, wait_until (every wait is bounded);
 #   - start_ferry, start_dnsmasq, start_nginx, start_https_server, make_cert,
 #     start_py (a server from ftlib.py that prints "PORT n");
-#   - fail, assert_eq, assert_ne, assert_contains, assert_not_contains,
+#   - fail, soft_fail, assert_eq, assert_ne, assert_contains, assert_not_contains,
 #     assert_match, assert_file_contains;
 #   - access-log helpers: wait_access_line, log_field, assert_no_secret.
 #
@@ -34,8 +34,9 @@ export LC_ALL=C
 # No proxy from the environment may leak into a client we run.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy \
       no_proxy NO_PROXY ftp_proxy FTP_PROXY
-# Sanitizer builds: make every report fatal and visible in ferry's stderr.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+# Sanitizer builds: reports go to ferry's stderr, where ferry_healthy and
+# stop_ferry look for them; leaks are reported when ferry exits.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 _PIDS=()       # every background process we started (= its process group)
@@ -51,10 +52,30 @@ fail() {
     exit 1
 }
 
+# soft_fail MSG: record a failure and go on; finish fails the test.  For
+# independent checks where one run should report every failure.
+_SOFT_FAILS=()
+soft_fail() {
+    printf '[%s] FAIL (continuing): %s\n' "$TEST_NAME" "$*" >&2
+    _SOFT_FAILS+=("$*")
+}
+
 _on_err() {
-    local rc=$1 line=$2 cmd=$3
-    printf '[%s] FAIL: command exited %s at %s line %s: %s\n' \
-        "$TEST_NAME" "$rc" "$(basename "$0")" "$line" "$cmd" >&2
+    local rc=$1 line=$2 cmd=$3 i where=""
+    # Name the failing line of the test script itself (and the helper's
+    # line when the command ran inside a lib.sh function).
+    for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+        if [[ ${BASH_SOURCE[i]} == "$0" ]]; then
+            where="$(basename "$0") line ${BASH_LINENO[i - 1]}"
+            break
+        fi
+    done
+    [[ -n $where ]] || where="$(basename "$0") line $line"
+    if [[ ${BASH_SOURCE[1]:-} != "$0" ]]; then
+        where+=" (in ${FUNCNAME[1]:-?}, $(basename "${BASH_SOURCE[1]:-?}") line $line)"
+    fi
+    printf '[%s] FAIL: command exited %s at %s: %s\n' \
+        "$TEST_NAME" "$rc" "$where" "$cmd" >&2
 }
 trap '_on_err $? $LINENO "$BASH_COMMAND"' ERR
 
@@ -63,9 +84,13 @@ export T
 
 _dump_logs() {
     local f
-    for f in "$T"/*.err "$T"/*.out "$T"/*.log "$T"/*/error.log; do
-        [[ -f $f && -s $f ]] || continue
-        printf -- '----- %s (last 40 lines) -----\n' "${f#$T/}" >&2
+    local -A seen=()
+    # ferry's own output first, then everything else the test started.
+    for f in "$T"/ferry*.err "$T"/ferry*.out "$T"/*.err "$T"/*.out \
+        "$T"/*.log "$T"/*/error.log; do
+        [[ -f $f && -s $f && -z ${seen[$f]:-} ]] || continue
+        seen[$f]=1
+        printf -- '----- %s (last 40 lines) -----\n' "${f#"$T"/}" >&2
         tail -n 40 "$f" >&2 || true
     done
 }
@@ -93,8 +118,10 @@ _cleanup() {
     trap - ERR
     set +e
     if ((rc != 0)); then
-        say "temp dir: $T"
         _dump_logs
+        if [[ ${FERRY_IT_KEEP:-0} != 1 ]]; then
+            say "(FERRY_IT_KEEP=1 keeps the temp dir and its logs)"
+        fi
     fi
     _kill_all
     if ((rc == 0 && _FINISHED == 0)); then
@@ -111,6 +138,19 @@ _cleanup() {
     exit "$rc"
 }
 trap _cleanup EXIT
+trap 'exit 143' TERM HUP
+trap 'exit 130' INT
+
+# A watchdog outlives this shell if it is killed outright (SIGKILL, e.g. a
+# ctest timeout): it then kills every process group spawn started and
+# removes $T.  On a normal exit _cleanup has done that already.
+setsid bash -c '
+    while kill -0 "$1" 2>/dev/null; do sleep 1; done
+    if [[ -f $2/.pgids ]]; then
+        while read -r g; do kill -KILL -- "-$g" 2>/dev/null; done <"$2/.pgids"
+    fi
+    [[ $3 == 1 ]] || rm -rf "$2"
+' ferry-it-watchdog "$$" "$T" "${FERRY_IT_KEEP:-0}" </dev/null >/dev/null 2>&1 &
 
 # --- tools -------------------------------------------------------------------
 
@@ -194,18 +234,11 @@ udp_bound() { # PORT
     [[ -n $(ss -Hlun "sport = :$1" 2>/dev/null) ]]
 }
 
-# free_ports N: print N distinct unused loopback TCP ports, one a line.
+# free_ports N: print N distinct unused loopback ports, one a line (free
+# for TCP on 127.0.0.1 and ::1 and UDP on 127.0.0.1, below the ephemeral
+# range; see ftlib.pick_ports).
 free_ports() {
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-PY
+    python3 -c 'import sys, ftlib; print(*ftlib.pick_ports(int(sys.argv[1])), sep="\n")' "$1"
 }
 free_port() { free_ports 1; }
 
@@ -219,20 +252,25 @@ spawn() {
     setsid env --default-signal=INT,QUIT "$@" \
         >"$T/$name.out" 2>"$T/$name.err" </dev/null &
     SPAWNED_PID=$!
+    echo "$SPAWNED_PID" >>"$T/.pgids"
     _PIDS+=("$SPAWNED_PID")
     _PNAMES+=("$name")
 }
 
-# exit_status PID SECONDS: wait (bounded) for PID to exit; print its status.
-exit_status() {
-    local pid=$1 limit=$2 rc=0
+# wait_exit PID SECONDS: wait (bounded) for our child PID to exit and set
+# EXIT_RC to its exit status (128+N for a signal).  Returns 1 when it is
+# still running after SECONDS.  Not in a $(...) subshell: only this shell
+# can collect its children's status.
+wait_exit() {
+    local pid=$1 limit=$2
     local deadline=$((SECONDS + limit))
     while _alive "$pid"; do
         ((SECONDS < deadline)) || return 1
         sleep 0.05
     done
-    wait "$pid" 2>/dev/null || rc=$?
-    echo "$rc"
+    EXIT_RC=0
+    wait "$pid" 2>/dev/null || EXIT_RC=$?
+    return 0
 }
 
 # --- ferry -------------------------------------------------------------------
@@ -277,7 +315,8 @@ start_ferry() {
     for p in $ports; do
         while ! tcp_listening "$p"; do
             if ! _alive "$FERRY_PID"; then
-                fail "ferry ($*) exited with status $(exit_status "$FERRY_PID" 1) before listening on $p; stderr: $(cat "$FERRY_ERR")"
+                wait_exit "$FERRY_PID" 1 || true
+                fail "ferry ($*) exited with status ${EXIT_RC:-?} before listening on $p; stderr: $(cat "$FERRY_ERR")"
             fi
             ((SECONDS < deadline)) ||
                 fail "ferry ($*) did not listen on port $p within 15s; stderr: $(cat "$FERRY_ERR")"
@@ -306,19 +345,21 @@ _no_sanitizer_report() {
 # stop_ferry PID ERRFILE [SECONDS]: SIGTERM, expect exit 0 within SECONDS
 # (default 15) and no sanitizer report (leaks are reported at exit).
 stop_ferry() {
-    local pid=$1 err=$2 limit=${3:-15} rc
+    local pid=$1 err=$2 limit=${3:-15}
     _alive "$pid" || fail "ferry (pid $pid) died before the end of the test; stderr: $(tail -n 40 "$err")"
     kill -TERM "$pid"
-    rc=$(exit_status "$pid" "$limit") ||
+    wait_exit "$pid" "$limit" ||
         fail "ferry (pid $pid) still running ${limit}s after SIGTERM"
     _no_sanitizer_report "$err"
+    local rc=$EXIT_RC
     [[ $rc == 0 ]] || fail "ferry (pid $pid) exited with status $rc on SIGTERM (expected 0); stderr: $(tail -n 20 "$err")"
 }
 
 # finish: every ferry this test started must still be running; each is
-# stopped with SIGTERM and must exit 0 cleanly.  Call at the end of a test.
+# stopped with SIGTERM and must exit 0 cleanly; no soft_fail may have
+# happened.  Call at the end of a test.
 finish() {
-    local i pid
+    local i pid m
     for pid in "${_FERRY_PIDS[@]}"; do
         for i in "${!_PIDS[@]}"; do
             [[ ${_PIDS[i]} == "$pid" ]] || continue
@@ -328,15 +369,30 @@ finish() {
         done
     done
     _FINISHED=1
+    if ((${#_SOFT_FAILS[@]})); then
+        for m in "${_SOFT_FAILS[@]}"; do
+            printf '[%s]   failed: %s\n' "$TEST_NAME" "$m" >&2
+        done
+        fail "${#_SOFT_FAILS[@]} check(s) failed (listed above)"
+    fi
 }
 
 # --- access log --------------------------------------------------------------
 
-# access_lines FILE: the access-log lines in FILE.
-access_lines() { grep -E '(^|[[:space:]])access client=' "$1" || true; }
+# mark_log FILE: from now on access_lines / wait_access_line look only at
+# lines FILE gets after this point (so an older line cannot satisfy a wait).
+declare -A _LOG_MARK=()
+mark_log() { _LOG_MARK[$1]=$(wc -l <"$1"); }
+
+# access_lines FILE: the access-log lines in FILE (after its mark).
+access_lines() {
+    tail -n "+$((${_LOG_MARK[$1]:-0} + 1))" "$1" |
+        grep -E '(^|[[:space:]])access client=' || true
+}
 
 # wait_access_line FILE ERE [SECONDS]: wait for an access-log line matching
-# ERE (extended regex over the whole line); print it.
+# ERE (extended regex over the whole line) after FILE's mark; print the
+# last such line.
 wait_access_line() {
     local file=$1 re=$2 limit=${3:-10} line
     local deadline=$((SECONDS + limit + 1))
@@ -476,7 +532,7 @@ start_py() {
     shift
     spawn "$name" python3 -u "$IT_DIR/ftlib.py" "$@"
     PY_PID=$SPAWNED_PID
-    wait_until 10 "$name to print its port" grep -q '^PORT ' "$T/$name.out"
+    wait_until 10 "$name to print its port" grep -qs '^PORT ' "$T/$name.out"
     PY_PORT=$(sed -n 's/^PORT //p' "$T/$name.out" | head -n 1)
     _alive "$PY_PID" || fail "$name died: $(cat "$T/$name.err")"
 }

@@ -1,8 +1,9 @@
 # t_connect_errors: HTTP CONNECT failures get the status of DESIGN.md's
 # result table with a short text/plain body: 502 refused, 502 naming the
 # host for an unresolvable name, 504 for a connect timeout (1 s), 400 for a
-# malformed head or authority.  After each, the proxy serves the next
-# client.
+# malformed head or authority; a GET is refused (405) or fails (502); an
+# unfinished head is closed by the handshake timeout.  After each, the
+# proxy serves the next client.
 source "$(dirname "$0")/lib.sh"
 
 start_dnsmasq
@@ -88,6 +89,17 @@ bad = [
 ]
 for head, what in bad:
     error(head, 400, f"bad request: {what}")
+
+# A plain-proxy request (not CONNECT): this version answers 405 (or,
+# once forwarding exists, 502 for the closed port); never a hang.
+s = ftlib.connect("127.0.0.1", P)
+s.sendall(f"GET http://127.0.0.1:{CLOSED}/ HTTP/1.1\r\n"
+          f"Host: 127.0.0.1:{CLOSED}\r\n\r\n".encode())
+r = ftlib.read_http_response(s)
+expect(r.status in (405, 501, 502), f"GET through an http listener: {r!r}")
+s.close()
+still_serving("a GET request")
+print(f"ok: GET answered {r.status}")
 
 # A head the client never finishes: ferry closes it by the handshake
 # timeout (5s) without hanging or stopping the others.

@@ -59,6 +59,7 @@ curl -sS --max-time 10 -p -x "http://127.0.0.1:$HTTP_P" --cacert "$CERT" \
     fail "curl for /big through CONNECT failed"
 cmp -s "$T/www-$WEB/big" "$T/big.got" || fail "/big differs after CONNECT"
 
+mark_log "$LOG"
 # 2. An IPv6 literal target.
 say "https://[::1] via http listener"
 page=$(curl -sS --max-time 10 -p -x "http://127.0.0.1:$HTTP_P" \
@@ -74,6 +75,7 @@ page=$(curl -sS --max-time 10 -p -x "http://127.0.0.1:$HTTP_P" \
     fail "curl through CONNECT to https://v6.ferry.test:$WEB/ (AAAA only) failed"
 assert_eq "$NGINX_TOKEN" "$page" "page from v6.ferry.test"
 
+mark_log "$LOG"
 # 3. Bytes sent in the same packet as the CONNECT head are forwarded.
 say "payload pipelined behind the CONNECT head"
 py - "$HTTP_P" "$ECHO" <<'PY'
@@ -101,6 +103,7 @@ up=$(log_field "$line" up)
 ((up >= 2058 + 6 && up < 2058 + 6 + 1024)) ||
     fail "access log up=$up, expected the 2064 tunnelled bytes (+ at most the head)"
 
+mark_log "$LOG"
 # 4. CONNECT on the mixed listener.
 say "CONNECT on the mixed listener"
 page=$(curl -sS --max-time 10 -p -x "http://127.0.0.1:$MIXED_P" \
@@ -134,6 +137,7 @@ r = ftlib.read_http_response(s)
 ftlib.expect(r.status in (400, 407), f"garbled credentials: {r!r}")
 s.close()
 PY
+mark_log "$LOG"
 code=$(curl_code -w '%{http_connect}' -p -x "http://127.0.0.1:$AUTH_P" \
     --cacert "$CERT" "https://ok.ferry.test:$WEB/")
 assert_eq "407" "$code" "curl without credentials: CONNECT status"
@@ -143,6 +147,7 @@ assert_eq "407" "$code" "curl with a wrong password: CONNECT status"
 line=$(wait_access_line "$LOG" "listener=guarded .*result=auth")
 check_access_line "$line" proto=http "target=ok\.ferry\.test:$WEB"
 
+mark_log "$LOG"
 page=$(curl -sS --max-time 10 -p -x "http://127.0.0.1:$AUTH_P" \
     --proxy-user "alice:$SECRET" --cacert "$CERT" \
     "https://ok.ferry.test:$WEB/") ||

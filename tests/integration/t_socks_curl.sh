@@ -22,6 +22,7 @@ RES=(--resolve "ok.ferry.test:$WEB:127.0.0.1")
 get() {
     local what=$1 page
     shift
+    mark_log "$LOG"
     page=$(curl -sS --max-time 10 "$@") || fail "$what: curl $* failed (exit $?)"
     assert_eq "$NGINX_TOKEN" "$page" "$what: page"
 }
@@ -29,6 +30,7 @@ get() {
 refused() {
     local what=$1 page rc=0
     shift
+    mark_log "$LOG"
     page=$(curl -sS --max-time 10 "$@" 2>"$T/refused.err") || rc=$?
     ((rc != 0)) || fail "$what: curl succeeded (got '$page'), expected a refusal"
     [[ $page != *"$NGINX_TOKEN"* ]] || fail "$what: the page came through"
@@ -99,6 +101,7 @@ refused "socks4a to a listener with users" --socks4a "127.0.0.1:$AUTH_P" \
     --proxy-user "alice:" "http://ok.ferry.test:$WEB/"
 
 # Every successful request above reached nginx through ferry.
+unset "_LOG_MARK[$LOG]"
 n=$(access_lines "$LOG" | grep -c 'result=ok') || true
 ((n >= 23)) || fail "expected at least 23 access-log lines with result=ok, found $n"
 assert_no_secret "$SECRET" "$FERRY_ERR" "$FERRY_OUT"
