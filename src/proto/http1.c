@@ -21,9 +21,13 @@
 #include <llhttp.h>
 #include <openssl/evp.h>
 
-/* Parser state behind llhttp's data pointer, alive for one call. */
+/* Parser state behind llhttp's data pointer, alive for one call.  One of
+ * req/resp is set; headers and nheaders point into it. */
 struct parse {
-    struct http1_request_head *out;
+    struct http1_request_head *req;
+    struct http1_response_head *resp;
+    struct http1_header *headers;
+    size_t *nheaders;
     int err; /* the errno behind HPE_USER */
     bool in_field, in_value, done;
 };
@@ -51,23 +55,27 @@ static int extend(llhttp_t *p, struct http1_slice *s, const char *at,
 
 static int on_method(llhttp_t *p, const char *at, size_t n)
 {
-    return extend(p, &state(p)->out->method, at, n);
+    return extend(p, &state(p)->req->method, at, n);
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
-    return extend(p, &state(p)->out->target, at, n);
+    return extend(p, &state(p)->req->target, at, n);
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t n)
+{
+    return extend(p, &state(p)->resp->reason, at, n);
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct parse *c = state(p);
-    struct http1_request_head *h = c->out;
     if (c->in_field)
-        return extend(p, &h->headers[h->nheaders - 1].name, at, n);
-    if (h->nheaders == HTTP1_MAX_HEADERS)
+        return extend(p, &c->headers[*c->nheaders - 1].name, at, n);
+    if (*c->nheaders == HTTP1_MAX_HEADERS)
         return fail(p, -E2BIG);
-    struct http1_header *f = &h->headers[h->nheaders++];
+    struct http1_header *f = &c->headers[(*c->nheaders)++];
     f->name = (struct http1_slice){at, n};
     f->value = (struct http1_slice){at + n, 0}; /* if no value comes */
     c->in_field = true;
@@ -83,7 +91,7 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct parse *c = state(p);
-    struct http1_header *f = &c->out->headers[c->out->nheaders - 1];
+    struct http1_header *f = &c->headers[*c->nheaders - 1];
     if (c->in_value)
         return extend(p, &f->value, at, n);
     f->value = (struct http1_slice){at, n};
@@ -96,7 +104,7 @@ static bool is_ows(char ch) { return ch == ' ' || ch == '\t'; }
 static int on_header_value_complete(llhttp_t *p)
 {
     struct parse *c = state(p);
-    struct http1_slice *v = &c->out->headers[c->out->nheaders - 1].value;
+    struct http1_slice *v = &c->headers[*c->nheaders - 1].value;
     while (v->len > 0 && is_ows(v->p[0])) {
         v->p++;
         v->len--;
@@ -121,6 +129,7 @@ static const llhttp_settings_t settings = {
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
+    .on_status = on_status,
 };
 
 /* RFC 9110 tchar: what a method or a field name may hold. */
@@ -196,40 +205,114 @@ static int check_head(const char *buf, size_t head,
     return 0;
 }
 
+/* Run llhttp over buf up to the end of the head: its length, or -EAGAIN,
+ * -EBADMSG, -E2BIG.  p is left paused there for the caller to read. */
+static int execute(llhttp_t *p, llhttp_type_t type, struct parse *c,
+                   const char *buf, size_t len)
+{
+    llhttp_init(p, type, &settings);
+    p->data = c;
+    llhttp_errno_t e = llhttp_execute(p, buf, len);
+    if (e == HPE_USER)
+        return c->err;
+    if (e == HPE_OK)
+        return -EAGAIN; /* all consumed, no end of head yet */
+    if (e != HPE_PAUSED || !c->done)
+        return -EBADMSG;
+    size_t head = (size_t)(llhttp_get_error_pos(p) - buf);
+    return head > INT_MAX ? -E2BIG : (int)head;
+}
+
 int http1_parse_request_head(const char *buf, size_t len,
                              struct http1_request_head *out)
 {
-    struct parse c = {.out = out};
+    struct parse c = {.req = out, .headers = out->headers,
+                      .nheaders = &out->nheaders};
     llhttp_t p;
     memset(out, 0, sizeof(*out));
-    llhttp_init(&p, HTTP_REQUEST, &settings);
-    p.data = &c;
-    llhttp_errno_t e = llhttp_execute(&p, buf, len);
-    if (e == HPE_USER)
-        return c.err;
-    if (e == HPE_OK)
-        return -EAGAIN; /* all consumed, no end of head yet */
-    if (e != HPE_PAUSED || !c.done)
-        return -EBADMSG;
-    size_t head = (size_t)(llhttp_get_error_pos(&p) - buf);
-    if (head > INT_MAX)
-        return -E2BIG;
+    int head = execute(&p, HTTP_REQUEST, &c, buf, len);
+    if (head < 0)
+        return head;
     out->major = llhttp_get_http_major(&p);
     out->minor = llhttp_get_http_minor(&p);
-    int rc = check_head(buf, head, out);
-    return rc < 0 ? rc : (int)head;
+    int rc = check_head(buf, (size_t)head, out);
+    return rc < 0 ? rc : head;
+}
+
+static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+/* "HTTP/1.x SP 3DIGIT" then SP reason or the line end (RFC 9112 4; the SP
+ * before an empty reason is often left out, and llhttp takes both), after
+ * any empty lines llhttp skipped.  One space each, a status >= 100. */
+static bool status_line_ok(const char *buf, size_t head)
+{
+    const char *p = buf, *end = buf + head;
+    while (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+        p += 2;
+    if (end - p < 14 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
+        return false;
+    if (!is_digit(p[9]) || !is_digit(p[10]) || !is_digit(p[11]) ||
+        p[9] == '0')
+        return false;
+    return p[12] == ' ' || (p[12] == '\r' && p[13] == '\n');
+}
+
+static int check_response(const char *buf, size_t head,
+                          const struct http1_response_head *h)
+{
+    if (h->major != 1 || h->minor > 1 || h->status < 100 || h->status > 999)
+        return -EBADMSG;
+    if (!lines_ok(buf, head) || !status_line_ok(buf, head))
+        return -EBADMSG;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (!is_token(&h->headers[i].name))
+            return -EBADMSG;
+    return 0;
+}
+
+int http1_parse_response_head(const char *buf, size_t len,
+                              struct http1_response_head *out)
+{
+    struct parse c = {.resp = out, .headers = out->headers,
+                      .nheaders = &out->nheaders};
+    llhttp_t p;
+    memset(out, 0, sizeof(*out));
+    int head = execute(&p, HTTP_RESPONSE, &c, buf, len);
+    if (head < 0)
+        return head;
+    out->major = llhttp_get_http_major(&p);
+    out->minor = llhttp_get_http_minor(&p);
+    out->status = llhttp_get_status_code(&p);
+    if (!out->reason.p)
+        out->reason.p = buf + head; /* an empty slice inside buf */
+    int rc = check_response(buf, (size_t)head, out);
+    return rc < 0 ? rc : head;
+}
+
+static const struct http1_header *
+find_field(const struct http1_header *fields, size_t nfields,
+           const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < nfields; i++) {
+        const struct http1_header *f = &fields[i];
+        if (f->name.len == n && strncasecmp(f->name.p, name, n) == 0)
+            return f;
+    }
+    return NULL;
 }
 
 const struct http1_header *
 http1_find_header(const struct http1_request_head *h, const char *name)
 {
-    size_t n = strlen(name);
-    for (size_t i = 0; i < h->nheaders; i++) {
-        const struct http1_header *f = &h->headers[i];
-        if (f->name.len == n && strncasecmp(f->name.p, name, n) == 0)
-            return f;
-    }
-    return NULL;
+    return find_field(h->headers, h->nheaders, name);
+}
+
+const struct http1_header *
+http1_find_response_header(const struct http1_response_head *h,
+                           const char *name)
+{
+    return find_field(h->headers, h->nheaders, name);
 }
 
 int http1_parse_authority(struct target *t, const char *s, size_t len)
@@ -304,6 +387,42 @@ int http1_parse_basic(const char *value, size_t len, char user[256],
         copy_part(pass, colon + 1, (size_t)n - ulen - 1) < 0)
         return -EINVAL;
     return 0;
+}
+
+/* Each part as http1_parse_basic() would give it back: at most 255 bytes,
+ * no control character, and no ':' in the user-id (RFC 7617 2). */
+static bool basic_part_ok(const char *s, size_t n, bool is_user)
+{
+    if (n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == 0x7f || (is_user && ch == ':'))
+            return false;
+    }
+    return true;
+}
+
+int http1_format_basic(char *out, size_t cap, const char *user,
+                       const char *pass)
+{
+    size_t ulen = strnlen(user, 256), plen = strnlen(pass, 256);
+    if (!basic_part_ok(user, ulen, true) || !basic_part_ok(pass, plen, false))
+        return -EINVAL;
+    uint8_t raw[BASIC_RAW_MAX];
+    size_t n = ulen + 1 + plen;
+    size_t need = 6 + (n + 2) / 3 * 4; /* "Basic " + base64, then NUL */
+    if (need >= cap)
+        return -ENOSPC;
+    memcpy(raw, user, ulen);
+    raw[ulen] = ':';
+    memcpy(raw + ulen + 1, pass, plen);
+    memcpy(out, "Basic ", 6);
+    int b = EVP_EncodeBlock((unsigned char *)out + 6, raw, (int)n);
+    explicit_bzero(raw, sizeof(raw));
+    if (b < 0 || (size_t)b != need - 6)
+        return -EINVAL;
+    return (int)need;
 }
 
 /* Output that keeps counting past cap, so overflow is checked once. */

@@ -265,6 +265,33 @@ int socks5_encode_addr(uint8_t *out, size_t cap, const struct target *t)
     return (int)(2 + n + 2);
 }
 
+int socks5_parse_udp_header(const uint8_t *buf, size_t len, uint8_t *frag,
+                            struct target *dst)
+{
+    if (len < 3 || buf[0] != 0x00 || buf[1] != 0x00)
+        return -EINVAL; /* RSV */
+    int rc = socks5_parse_addr(buf + 3, len - 3, dst);
+    if (rc == -EAGAIN)
+        return -EINVAL; /* truncated: no more bytes will come */
+    if (rc < 0)
+        return rc;
+    *frag = buf[2];
+    return 3 + rc;
+}
+
+int socks5_encode_udp_header(uint8_t *out, size_t cap,
+                             const struct target *src)
+{
+    if (cap < 3)
+        return -ENOSPC;
+    int rc = socks5_encode_addr(out + 3, cap - 3, src);
+    if (rc < 0)
+        return rc;
+    out[0] = out[1] = 0x00; /* RSV */
+    out[2] = 0x00;          /* FRAG: ferry never fragments */
+    return 3 + rc;
+}
+
 static int encode_pair(uint8_t *out, size_t cap, uint8_t a, uint8_t b)
 {
     if (cap < 2)

@@ -74,6 +74,7 @@ struct socks4_request {
 #define SOCKS5_REQUEST_MAX (4 + 1 + 255 + 2)
 #define SOCKS4_REQUEST_MAX (8 + 256 + 256)
 #define SOCKS5_REPLY_MAX (4 + 16 + 2)
+#define SOCKS5_UDP_HEADER_MAX (3 + 2 + 255 + 2)
 
 int socks5_parse_greeting(const uint8_t *buf, size_t len,
                           struct socks5_greeting *out);
@@ -89,6 +90,21 @@ int socks4_parse_request(const uint8_t *buf, size_t len,
 int socks5_parse_addr(const uint8_t *buf, size_t len, struct target *out);
 /* Encode t as ATYP ADDR PORT (a TARGET_NAME as a domain). */
 int socks5_encode_addr(uint8_t *out, size_t cap, const struct target *t);
+
+/* SOCKS5 UDP request header (RFC 1928 section 7), in front of every
+ * datagram relayed by a UDP association:
+ *   RSV(2) = 0   FRAG(1)   ATYP DST.ADDR DST.PORT   DATA
+ * A datagram is whole, so there is no -EAGAIN: a short or malformed
+ * header (RSV != 0, bad name) is -EINVAL, an unknown ATYP -EAFNOSUPPORT.
+ * On success returns the header length (DATA starts there), *frag gets
+ * FRAG (the caller drops fragments) and *dst the destination, as
+ * socks5_parse_addr() gives it. */
+int socks5_parse_udp_header(const uint8_t *buf, size_t len, uint8_t *frag,
+                            struct target *dst);
+/* RSV FRAG=0 ATYP ADDR PORT for a reply from src (the datagram's source;
+ * normally a TARGET_IP).  Returns bytes written, -ENOSPC or -EINVAL. */
+int socks5_encode_udp_header(uint8_t *out, size_t cap,
+                             const struct target *src);
 
 /* Server replies. */
 int socks5_encode_method(uint8_t *out, size_t cap, uint8_t method);

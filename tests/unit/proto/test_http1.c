@@ -271,6 +271,171 @@ static void test_find_header(void **st)
     guard_free(&g);
 }
 
+/* ---- response heads -------------------------------------------------- */
+
+static int parse_resp_in(struct guard *g, const char *in, size_t len,
+                         struct http1_response_head *h)
+{
+    guard_put(g, in, len);
+    return http1_parse_response_head(g->p, len, h);
+}
+
+static int parse_resp_guarded(const char *in, size_t len)
+{
+    struct guard g;
+    struct http1_response_head h;
+    int rc = parse_resp_in(&g, in, len, &h);
+    guard_free(&g);
+    return rc;
+}
+
+static void check_resp_prefixes(const char *in, size_t head)
+{
+    for (size_t k = 0; k < head; k++) {
+        int rc = parse_resp_guarded(in, k);
+        if (rc != -EAGAIN)
+            fail_msg("prefix %zu of %zu: got %d, want -EAGAIN", k, head, rc);
+    }
+}
+
+struct resp_case {
+    const char *name;
+    const char *in;
+    size_t len;
+    size_t tail; /* bytes after the head: rc = len - tail */
+    int status;
+    const char *reason;
+    uint8_t minor;
+    size_t nheaders;
+};
+
+static const struct resp_case resp_cases[] = {
+    {"connect established",
+     S("HTTP/1.1 200 Connection established\r\n\r\n"), 0, 200,
+     "Connection established", 1, 0},
+    {"squid style", S("HTTP/1.1 200 Connection established\r\n"
+                      "Via: 1.1 sq (squid/5.7)\r\n\r\n"),
+     0, 200, "Connection established", 1, 1},
+    {"1.0, tunnel bytes left", S("HTTP/1.0 200 OK\r\n\r\nSSH-2.0-x\r\n"),
+     11, 200, "OK", 0, 0},
+    {"no reason", S("HTTP/1.1 200\r\n\r\n"), 0, 200, "", 1, 0},
+    {"empty reason", S("HTTP/1.1 204 \r\n\r\n"), 0, 204, "", 1, 0},
+    {"reason with space and tab", S("HTTP/1.1 502 Bad\tGate way\r\n\r\n"),
+     0, 502, "Bad\tGate way", 1, 0},
+    {"obs-text reason", S("HTTP/1.1 403 Interdit \xc3\xa0\r\n\r\n"), 0,
+     403, "Interdit \xc3\xa0", 1, 0},
+    {"407 with body left",
+     S("HTTP/1.1 407 Proxy Authentication Required\r\n"
+       "Proxy-Authenticate: Basic realm=\"sq\"\r\n"
+       "Content-Length: 4\r\n\r\ndeny"),
+     4, 407, "Proxy Authentication Required", 1, 2},
+    {"interim, final left", S("HTTP/1.1 100 Continue\r\n\r\n"
+                              "HTTP/1.1 200 OK\r\n\r\n"),
+     19, 100, "Continue", 1, 0},
+    {"leading empty line", S("\r\nHTTP/1.1 200 OK\r\n\r\n"), 0, 200, "OK",
+     1, 0},
+    {"status 999", S("HTTP/1.1 999 X\r\n\r\n"), 0, 999, "X", 1, 0},
+};
+
+static void test_resp_valid(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof(resp_cases) / sizeof(*resp_cases); i++) {
+        const struct resp_case *c = &resp_cases[i];
+        struct guard g;
+        struct http1_response_head h;
+        print_message("response: %s\n", c->name);
+        int rc = parse_resp_in(&g, c->in, c->len, &h);
+        assert_int_equal(rc, (int)(c->len - c->tail));
+        assert_int_equal(h.status, c->status);
+        assert_slice(h.reason, c->reason);
+        assert_int_equal(h.major, 1);
+        assert_int_equal(h.minor, c->minor);
+        assert_int_equal(h.nheaders, c->nheaders);
+        guard_free(&g);
+        check_resp_prefixes(c->in, (size_t)rc);
+    }
+}
+
+static const struct bad_case bad_resp_cases[] = {
+    {"request line", S("CONNECT a:1 HTTP/1.1\r\n\r\n"), -EBADMSG},
+    {"ssh banner", S("SSH-2.0-OpenSSH_9.2\r\n"), -EBADMSG},
+    {"socks reply", S("\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50"),
+     -EBADMSG},
+    {"lowercase version", S("http/1.1 200 OK\r\n\r\n"), -EBADMSG},
+    {"HTTP/2", S("HTTP/2 200 OK\r\n\r\n"), -EBADMSG},
+    {"HTTP/2.0", S("HTTP/2.0 200 OK\r\n\r\n"), -EBADMSG},
+    {"HTTP/1.2", S("HTTP/1.2 200 OK\r\n\r\n"), -EBADMSG},
+    {"two-digit status", S("HTTP/1.1 20 OK\r\n\r\n"), -EBADMSG},
+    {"four-digit status", S("HTTP/1.1 2000 OK\r\n\r\n"), -EBADMSG},
+    {"status below 100", S("HTTP/1.1 099 OK\r\n\r\n"), -EBADMSG},
+    {"status 000", S("HTTP/1.1 000 OK\r\n\r\n"), -EBADMSG},
+    {"two spaces before status", S("HTTP/1.1  200 OK\r\n\r\n"), -EBADMSG},
+    {"no space after status", S("HTTP/1.1 200OK\r\n\r\n"), -EBADMSG},
+    {"no status", S("HTTP/1.1\r\n\r\n"), -EBADMSG},
+    {"bare LF", S("HTTP/1.1 200 OK\nVia: x\n\n"), -EBADMSG},
+    {"bare LF in status line", S("HTTP/1.1 200 OK\nVia: x\r\n\r\n"),
+     -EBADMSG},
+    {"bare CR in reason", S("HTTP/1.1 200 O\rK\r\n\r\n"), -EBADMSG},
+    {"NUL in reason", S("HTTP/1.1 200 O\0K\r\n\r\n"), -EBADMSG},
+    {"obs-fold", S("HTTP/1.1 200 OK\r\nVia: a\r\n b\r\n\r\n"), -EBADMSG},
+    {"space before colon", S("HTTP/1.1 200 OK\r\nVia : a\r\n\r\n"),
+     -EBADMSG},
+    {"non-token name", S("HTTP/1.1 200 OK\r\nV(a): a\r\n\r\n"), -EBADMSG},
+    {"two content-lengths", S("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                              "Content-Length: 2\r\n\r\n"),
+     -EBADMSG},
+    {"chunked and content-length",
+     S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+       "Content-Length: 2\r\n\r\n"),
+     -EBADMSG},
+};
+
+static void test_resp_malformed(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof(bad_resp_cases) / sizeof(*bad_resp_cases);
+         i++) {
+        const struct bad_case *c = &bad_resp_cases[i];
+        print_message("bad response: %s\n", c->name);
+        assert_int_equal(parse_resp_guarded(c->in, c->len), c->rc);
+    }
+}
+
+static void test_resp_too_many_headers(void **st)
+{
+    (void)st;
+    char in[4096];
+    size_t len = (size_t)snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i <= HTTP1_MAX_HEADERS; i++)
+        len += (size_t)snprintf(in + len, sizeof(in) - len, "X%d: v\r\n", i);
+    assert_true(len + 2 < sizeof(in));
+    /* known when field 65 is seen, end of head or not */
+    assert_int_equal(parse_resp_guarded(in, len), -E2BIG);
+    memcpy(in + len, "\r\n", 2);
+    assert_int_equal(parse_resp_guarded(in, len + 2), -E2BIG);
+}
+
+static void test_resp_find_header(void **st)
+{
+    (void)st;
+    static const char in[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                             "X-Squid-Error:  ERR_DNS_FAIL 0 \r\n"
+                             "Via: 1.1 a\r\nvia: 1.1 b\r\n\r\n";
+    struct guard g;
+    struct http1_response_head h;
+    assert_int_equal(parse_resp_in(&g, S(in), &h), (int)sizeof(in) - 1);
+    const struct http1_header *f =
+        http1_find_response_header(&h, "x-squid-error");
+    assert_non_null(f);
+    assert_slice(f->value, "ERR_DNS_FAIL 0");
+    f = http1_find_response_header(&h, "VIA");
+    assert_non_null(f);
+    assert_slice(f->value, "1.1 a");
+    assert_null(http1_find_response_header(&h, "Proxy-Authenticate"));
+    guard_free(&g);
+}
+
 /* ---- authority-form -------------------------------------------------- */
 
 struct auth_case {
@@ -443,6 +608,77 @@ static void test_basic_lengths(void **st)
     assert_int_equal(basic_guarded(in, len, user, pass), -EINVAL);
 }
 
+/* ---- Basic credentials, encoding ------------------------------------- */
+
+struct fbasic_case {
+    const char *user, *pass;
+    int rc;
+    const char *want;
+};
+
+static const struct fbasic_case fbasic_cases[] = {
+    {"user", "pass", 18, "Basic dXNlcjpwYXNz"},
+    {"a", "b", 10, "Basic YTpi"},
+    {"ab", "c", 14, "Basic YWI6Yw=="},
+    {"user", "", 14, "Basic dXNlcjo="},
+    {"", "pw", 10, "Basic OnB3"},
+    {"u", "p:q", 14, "Basic dTpwOnE="},
+    {"u", "p\xc3\xa9", 14, "Basic dTpww6k="},
+    {"us:er", "p", -EINVAL, NULL},
+    {"u\n", "p", -EINVAL, NULL},
+    {"u", "p\r", -EINVAL, NULL},
+    {"u", "p\x7f", -EINVAL, NULL},
+    {"\t", "p", -EINVAL, NULL},
+};
+
+static void test_format_basic_table(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof(fbasic_cases) / sizeof(*fbasic_cases);
+         i++) {
+        const struct fbasic_case *c = &fbasic_cases[i];
+        char out[HTTP1_BASIC_MAX], user[256], pass[256];
+        print_message("format basic: \"%s\"\n", c->want ? c->want : "bad");
+        int rc = http1_format_basic(out, sizeof(out), c->user, c->pass);
+        assert_int_equal(rc, c->rc);
+        if (rc < 0)
+            continue;
+        assert_string_equal(out, c->want);
+        /* every smaller buffer is refused; the exact size works */
+        for (size_t cap = 0; cap <= (size_t)rc; cap++)
+            assert_int_equal(http1_format_basic(out, cap, c->user, c->pass),
+                             -ENOSPC);
+        assert_int_equal(http1_format_basic(out, (size_t)rc + 1, c->user,
+                                            c->pass),
+                         rc);
+        /* and it reads back */
+        assert_int_equal(basic_guarded(out, (size_t)rc, user, pass), 0);
+        assert_string_equal(user, c->user);
+        assert_string_equal(pass, c->pass);
+    }
+}
+
+static void test_format_basic_lengths(void **st)
+{
+    (void)st;
+    char u[300], p[300], out[HTTP1_BASIC_MAX], user[256], pass[256];
+    memset(u, 'u', sizeof(u));
+    memset(p, 'p', sizeof(p));
+    u[255] = p[255] = '\0';
+    int rc = http1_format_basic(out, sizeof(out), u, p);
+    assert_int_equal(rc, HTTP1_BASIC_MAX - 1);
+    assert_int_equal(basic_guarded(out, (size_t)rc, user, pass), 0);
+    assert_string_equal(user, u);
+    assert_string_equal(pass, p);
+    u[255] = 'u';
+    u[256] = '\0';
+    assert_int_equal(http1_format_basic(out, sizeof(out), u, "p"), -EINVAL);
+    u[255] = '\0';
+    p[255] = 'p';
+    p[299] = '\0';
+    assert_int_equal(http1_format_basic(out, sizeof(out), u, p), -EINVAL);
+}
+
 /* ---- error responses ------------------------------------------------- */
 
 static void check_format(int status, const char *reason, const char *text,
@@ -536,9 +772,15 @@ int main(void)
         cmocka_unit_test(test_head_values_trimmed),
         cmocka_unit_test(test_head_too_many_headers),
         cmocka_unit_test(test_find_header),
+        cmocka_unit_test(test_resp_valid),
+        cmocka_unit_test(test_resp_malformed),
+        cmocka_unit_test(test_resp_too_many_headers),
+        cmocka_unit_test(test_resp_find_header),
         cmocka_unit_test(test_authority),
         cmocka_unit_test(test_basic_table),
         cmocka_unit_test(test_basic_lengths),
+        cmocka_unit_test(test_format_basic_table),
+        cmocka_unit_test(test_format_basic_lengths),
         cmocka_unit_test(test_format_407),
         cmocka_unit_test(test_format_502_detail_escaped),
         cmocka_unit_test(test_format_detail_cut),

@@ -53,6 +53,10 @@ union parsed {
     struct socks5_request req5;
     struct socks4_request req4;
     struct target addr;
+    struct {
+        uint8_t frag;
+        struct target dst;
+    } udp;
 };
 
 typedef int (*parse_fn)(const uint8_t *, size_t, union parsed *);
@@ -80,6 +84,11 @@ static int p_req4(const uint8_t *b, size_t n, union parsed *u)
 static int p_addr(const uint8_t *b, size_t n, union parsed *u)
 {
     return socks5_parse_addr(b, n, &u->addr);
+}
+
+static int p_udp(const uint8_t *b, size_t n, union parsed *u)
+{
+    return socks5_parse_udp_header(b, n, &u->udp.frag, &u->udp.dst);
 }
 
 static int run_guarded(parse_fn fn, const uint8_t *msg, size_t len,
@@ -327,6 +336,93 @@ static void test_request5_domain_255(void **st)
     check_prefixes(p_req5, msg, sizeof(msg));
 }
 
+/* ---- SOCKS5 UDP request header (RFC 1928 section 7) ------------------ */
+
+struct udp_case {
+    const char *name;
+    const uint8_t *msg;
+    size_t len;
+    int rc;
+    uint8_t frag;
+    enum target_kind kind;
+    int family;
+    const char *host;
+    uint16_t port;
+};
+
+#define BADU(name, s, rc) {name, M(s), rc, 0, TARGET_NONE, 0, NULL, 0}
+
+static const struct udp_case udp_cases[] = {
+    {"ipv4", M("\0\0\0\x01\x7f\0\0\x01\x00\x35"), 10, 0, TARGET_IP, AF_INET,
+     "127.0.0.1", 53},
+    {"ipv4 with data", M("\0\0\0\x01\x7f\0\0\x01\x00\x35" "query"), 10, 0,
+     TARGET_IP, AF_INET, "127.0.0.1", 53},
+    {"ipv6", M("\0\0\0\x04" V6_DB8_1 "\x01\xbb" "x"), 22, 0, TARGET_IP,
+     AF_INET6, "2001:db8::1", 443},
+    {"domain", M("\0\0\0\x03\x0b" "example.com\x00\x35" "q"), 18, 0,
+     TARGET_NAME, 0, "example.com", 53},
+    {"domain is a literal", M("\0\0\0\x03\x03::1\x00\x07"), 10, 0, TARGET_IP,
+     AF_INET6, "::1", 7},
+    {"frag 1 is parsed", M("\0\0\x01\x01\x01\x02\x03\x04\x00\x50" "x"), 10,
+     1, TARGET_IP, AF_INET, "1.2.3.4", 80},
+    {"frag 0x81 is parsed", M("\0\0\x81\x01\x01\x02\x03\x04\x00\x50"), 10,
+     0x81, TARGET_IP, AF_INET, "1.2.3.4", 80},
+    {"port 0 is parsed", M("\0\0\0\x01\x01\x02\x03\x04\x00\x00"), 10, 0,
+     TARGET_IP, AF_INET, "1.2.3.4", 0},
+    BADU("empty", "", -EINVAL),
+    BADU("rsv only", "\0\0", -EINVAL),
+    BADU("no atyp", "\0\0\0", -EINVAL),
+    BADU("rsv high byte", "\x01\0\0\x01\x01\x02\x03\x04\x00\x50", -EINVAL),
+    BADU("rsv low byte", "\0\x01\0\x01\x01\x02\x03\x04\x00\x50", -EINVAL),
+    BADU("socks5 request, not a udp header",
+         "\x05\x01\x00\x01\x01\x02\x03\x04\x00\x50", -EINVAL),
+    BADU("ipv4 truncated", "\0\0\0\x01\x01\x02\x03\x04\x00", -EINVAL),
+    BADU("ipv6 truncated", "\0\0\0\x04\x20\x01", -EINVAL),
+    BADU("domain truncated", "\0\0\0\x03\x05" "abc", -EINVAL),
+    BADU("domain length 0", "\0\0\0\x03\x00\x00\x35", -EINVAL),
+    BADU("domain with slash", "\0\0\0\x03\x03" "a/b\x00\x35", -EINVAL),
+    BADU("domain with NUL", "\0\0\0\x03\x03" "a\0b\x00\x35", -EINVAL),
+    BADU("atyp 0", "\0\0\0\x00\x01\x02\x03\x04\x00\x50", -EAFNOSUPPORT),
+    BADU("atyp 2", "\0\0\0\x02", -EAFNOSUPPORT),
+    BADU("atyp 5", "\0\0\0\x05\x01\x02\x03\x04\x00\x50", -EAFNOSUPPORT),
+};
+
+static void test_udp_header_table(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof(udp_cases) / sizeof(*udp_cases); i++) {
+        const struct udp_case *c = &udp_cases[i];
+        union parsed u;
+        print_message("udp header: %s\n", c->name);
+        int rc = run_guarded(p_udp, c->msg, c->len, &u);
+        assert_int_equal(rc, c->rc);
+        if (rc < 0)
+            continue;
+        assert_int_equal(u.udp.frag, c->frag);
+        check_target(&u.udp.dst, c->kind, c->family, c->host, c->port);
+        /* A datagram is whole: a cut header is malformed, never -EAGAIN. */
+        for (size_t k = 0; k < (size_t)rc; k++)
+            assert_int_equal(run_guarded(p_udp, c->msg, k, &u), -EINVAL);
+    }
+}
+
+static void test_udp_header_domain_255(void **st)
+{
+    (void)st;
+    uint8_t msg[SOCKS5_UDP_HEADER_MAX + 4];
+    memcpy(msg, "\0\0\0\x03\xff", 5);
+    memset(msg + 5, 'a', 255);
+    msg[260] = 0x00;
+    msg[261] = 0x35;
+    memcpy(msg + 262, "data", 4);
+    union parsed u;
+    assert_int_equal(run_guarded(p_udp, msg, sizeof(msg), &u),
+                     SOCKS5_UDP_HEADER_MAX);
+    assert_int_equal(u.udp.dst.kind, TARGET_NAME);
+    assert_int_equal(strlen(u.udp.dst.host), 255);
+    assert_int_equal(u.udp.dst.port, 53);
+}
+
 /* ---- SOCKS4 / 4a ----------------------------------------------------- */
 
 struct req4_case {
@@ -541,6 +637,52 @@ static void test_encode_addr_longest_name(void **st)
     check_encoded(enc_addr, &t, want, 259);
 }
 
+static int enc_udp(uint8_t *o, size_t cap, const void *arg)
+{
+    return socks5_encode_udp_header(o, cap, arg);
+}
+
+static const struct encaddr_case encudp_cases[] = {
+    {"ipv4", "127.0.0.1", 53, M("\0\0\0\x01\x7f\0\0\x01\x00\x35")},
+    {"ipv6", "2001:db8::1", 443, M("\0\0\0\x04" V6_DB8_1 "\x01\xbb")},
+    {"name", "example.com", 8080, M("\0\0\0\x03\x0b" "example.com\x1f\x90")},
+};
+
+static void test_encode_udp_header(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof(encudp_cases) / sizeof(*encudp_cases);
+         i++) {
+        const struct encaddr_case *c = &encudp_cases[i];
+        struct target t, back;
+        uint8_t frag = 0xEE;
+        print_message("encode udp header: %s\n", c->name);
+        assert_int_equal(
+            target_set_host(&t, c->host, strlen(c->host), c->port), 0);
+        check_encoded(enc_udp, &t, c->want, c->want_len);
+        assert_int_equal(
+            socks5_parse_udp_header(c->want, c->want_len, &frag, &back),
+            (int)c->want_len);
+        assert_int_equal(frag, 0);
+        assert_int_equal(back.kind, t.kind);
+        assert_string_equal(back.host, t.host);
+        assert_int_equal(back.port, t.port);
+    }
+}
+
+static void test_encode_udp_header_invalid(void **st)
+{
+    (void)st;
+    struct target t;
+    uint8_t out[SOCKS5_UDP_HEADER_MAX];
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(socks5_encode_udp_header(out, sizeof(out), &t),
+                     -EINVAL);
+    t.kind = TARGET_IP; /* with no address in it */
+    assert_int_equal(socks5_encode_udp_header(out, sizeof(out), &t),
+                     -EINVAL);
+}
+
 static int enc_method(uint8_t *o, size_t cap, const void *arg)
 {
     return socks5_encode_method(o, cap, *(const uint8_t *)arg);
@@ -621,11 +763,15 @@ int main(void)
         cmocka_unit_test(test_userpass_max),
         cmocka_unit_test(test_request5_table),
         cmocka_unit_test(test_request5_domain_255),
+        cmocka_unit_test(test_udp_header_table),
+        cmocka_unit_test(test_udp_header_domain_255),
         cmocka_unit_test(test_request4_table),
         cmocka_unit_test(test_request4_lengths),
         cmocka_unit_test(test_encode_addr),
         cmocka_unit_test(test_encode_addr_invalid),
         cmocka_unit_test(test_encode_addr_longest_name),
+        cmocka_unit_test(test_encode_udp_header),
+        cmocka_unit_test(test_encode_udp_header_invalid),
         cmocka_unit_test(test_encode_small),
         cmocka_unit_test(test_encode_reply5),
         cmocka_unit_test(test_encode_reply4),
