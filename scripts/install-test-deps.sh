@@ -17,6 +17,10 @@ PACKAGES=(
     netcat-openbsd                            # nc -X connect / -X 5
     socat                                     # ProxyCommand with proxy auth
     proxychains4                              # t_proxychains
+    python3-requests python3-socks            # t_requests (requests, PySocks)
+    python3-websockets                        # t_websocket (echo origin)
+    chromium                                  # t_chromium (headless)
+    squid dante-server                        # t_chain (parent proxies)
 )
 
 export DEBIAN_FRONTEND=noninteractive

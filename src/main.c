@@ -13,12 +13,15 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/worker.h"
+#include "policy/auth.h"
 
 #define MAX_WORKERS 256
 
 static const char usage[] =
     "usage: ferry [run] [-c FILE] [-L URL]... [options]\n"
     "       ferry check -c FILE\n"
+    "       ferry passwd          (reads a password, prints its hash for\n"
+    "                              a users entry's password_hash)\n"
     "\n"
     "With no -c and no -L, ferry runs its embedded default: a mixed\n"
     "HTTP+SOCKS proxy on 127.0.0.1:7890.\n"
@@ -105,7 +108,8 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         return fprintf(stderr, "ferry: unexpected argument '%s'\n%s",
                        argv[optind], usage),
                -1;
-    if (strcmp(cli->command, "run") && strcmp(cli->command, "check"))
+    if (strcmp(cli->command, "run") && strcmp(cli->command, "check") &&
+        strcmp(cli->command, "passwd"))
         return fprintf(stderr, "ferry: unknown command '%s'\n%s",
                        cli->command, usage),
                -1;
@@ -267,11 +271,43 @@ static int run(struct conf *c)
     return rc == 0 ? 0 : 1;
 }
 
+/* ferry passwd: one line from stdin (a terminal gets a prompt without
+ * echo) -> a yescrypt hash on stdout. */
+static int passwd(void)
+{
+    char line[1024], hash[AUTH_HASH_MAX];
+    const char *pass = NULL;
+    if (isatty(STDIN_FILENO))
+        pass = getpass("password: ");
+    else if (fgets(line, sizeof(line), stdin))
+        pass = line;
+    if (!pass || !*pass) {
+        fprintf(stderr, "ferry passwd: no password given\n");
+        return 1;
+    }
+    char *copy = strdup(pass);
+    if (!copy)
+        return 1;
+    copy[strcspn(copy, "\r\n")] = '\0';
+    int rc = *copy ? auth_hash_password(copy, hash, sizeof(hash)) : -EINVAL;
+    explicit_bzero(copy, strlen(copy));
+    explicit_bzero(line, sizeof(line));
+    free(copy);
+    if (rc < 0) {
+        fprintf(stderr, "ferry passwd: %s\n", strerror(-rc));
+        return 1;
+    }
+    printf("%s\n", hash);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli;
     if (parse_cli(&cli, argc, argv) < 0)
         return 2;
+    if (strcmp(cli.command, "passwd") == 0)
+        return passwd();
     if (strcmp(cli.command, "check") == 0 && !cli.config) {
         fprintf(stderr, "ferry check: -c FILE is required\n");
         return 2;

@@ -4,8 +4,9 @@
  * (and rejects bad YAML), libcyaml loads the text into the raw_* structs
  * below (and rejects unknown keys and wrong shapes, cyerr reading its
  * log), then this file checks and converts the raw values into a struct
- * conf.  Every error is placed with yamlpos.  Command-line listener URLs
- * and DNS servers take the same checks without the YAML. */
+ * conf.  Every error is placed with yamlpos (confload).  egresses: and
+ * rules: are converted in confrule.c.  Command-line listener URLs and
+ * DNS servers take the same checks without the YAML. */
 #include "conf/conf.h"
 
 #include <errno.h>
@@ -17,8 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <crypt.h>
 #include <cyaml/cyaml.h>
 
+#include "conf/confload.h"
+#include "conf/confrule.h"
 #include "conf/cyerr.h"
 #include "conf/duration.h"
 #include "conf/listenurl.h"
@@ -51,6 +55,7 @@ const char conf_default_yaml[] =
 struct raw_user {
     char *name;
     char *password;
+    char *password_hash;
 };
 
 struct raw_listener {
@@ -60,6 +65,11 @@ struct raw_listener {
     struct raw_user *users;
     unsigned users_count;
     bool open;
+    char *udp_announce;
+};
+
+struct raw_limits {
+    char *max_head;
 };
 
 struct raw_log {
@@ -82,17 +92,31 @@ struct raw_conf {
     struct raw_log *log;
     struct raw_timeouts *timeouts;
     struct raw_dns *dns;
+    struct raw_limits *limits;
     struct raw_listener *listeners;
     unsigned listeners_count;
+    struct raw_egress *egresses;
+    unsigned egresses_count;
+    struct raw_rule *rules;
+    unsigned rules_count;
 };
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
 #define STR(key, flags, type, member)                                      \
     CYAML_FIELD_STRING_PTR(key, flags, type, member, 0, CYAML_UNLIMITED)
 
+static const cyaml_schema_value_t string_schema = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+
+#define STRS(key, type, member)                                            \
+    CYAML_FIELD_SEQUENCE(key, OPT, type, member, &string_schema, 0,       \
+                         CYAML_UNLIMITED)
+
 static const cyaml_schema_field_t user_fields[] = {
     STR("name", CYAML_FLAG_POINTER, struct raw_user, name),
-    STR("password", CYAML_FLAG_POINTER, struct raw_user, password),
+    STR("password", OPT, struct raw_user, password),
+    STR("password_hash", OPT, struct raw_user, password_hash),
     CYAML_FIELD_END,
 };
 
@@ -107,6 +131,7 @@ static const cyaml_schema_field_t listener_fields[] = {
     CYAML_FIELD_SEQUENCE("users", OPT, struct raw_listener, users,
                          &user_schema, 0, CYAML_UNLIMITED),
     CYAML_FIELD_BOOL("open", CYAML_FLAG_OPTIONAL, struct raw_listener, open),
+    STR("udp_announce", OPT, struct raw_listener, udp_announce),
     CYAML_FIELD_END,
 };
 
@@ -130,14 +155,14 @@ static const cyaml_schema_field_t timeout_fields[] = {
     CYAML_FIELD_END,
 };
 
-static const cyaml_schema_value_t string_schema = {
-    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+static const cyaml_schema_field_t dns_fields[] = {
+    STRS("servers", struct raw_dns, servers),
+    CYAML_FIELD_INT_PTR("cache_size", OPT, struct raw_dns, cache_size),
+    CYAML_FIELD_END,
 };
 
-static const cyaml_schema_field_t dns_fields[] = {
-    CYAML_FIELD_SEQUENCE("servers", OPT, struct raw_dns, servers,
-                         &string_schema, 0, CYAML_UNLIMITED),
-    CYAML_FIELD_INT_PTR("cache_size", OPT, struct raw_dns, cache_size),
+static const cyaml_schema_field_t limit_fields[] = {
+    STR("max_head", OPT, struct raw_limits, max_head),
     CYAML_FIELD_END,
 };
 
@@ -147,8 +172,14 @@ static const cyaml_schema_field_t top_fields[] = {
     CYAML_FIELD_MAPPING_PTR("timeouts", OPT, struct raw_conf, timeouts,
                             timeout_fields),
     CYAML_FIELD_MAPPING_PTR("dns", OPT, struct raw_conf, dns, dns_fields),
+    CYAML_FIELD_MAPPING_PTR("limits", OPT, struct raw_conf, limits,
+                            limit_fields),
     CYAML_FIELD_SEQUENCE("listeners", OPT, struct raw_conf, listeners,
                          &listener_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("egresses", OPT, struct raw_conf, egresses,
+                         &confrule_egress_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("rules", OPT, struct raw_conf, rules,
+                         &confrule_rule_schema, 0, CYAML_UNLIMITED),
     CYAML_FIELD_END,
 };
 
@@ -158,55 +189,19 @@ static const cyaml_schema_value_t top_schema = {
 
 /* ---- Errors ---- */
 
-/* What a YAML load is checking, for placing its errors. */
-struct ld {
-    const char *name;
-    const struct yamlpos *pos;
-    char *err;
-    size_t errlen;
-};
+static int fail(const struct confload *ld, const char *path,
+                const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* err is one line: values echoed from the file may hold any byte. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+/* confload_vfail: "NAME:LINE:COL: reason" at the node at path. */
+static int fail(const struct confload *ld, const char *path,
+                const char *key, const char *fmt, ...)
 {
     va_list ap;
-    if (!err || errlen == 0)
-        return;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    int rc = confload_vfail(ld, path, key, fmt, ap);
     va_end(ap);
-    for (char *p = err; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-}
-
-static int fail(const struct ld *ld, const char *path, const char *key,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* "NAME:LINE:COL: reason" at the node at path (at the key when key is
- * given; at the nearest ancestor when the node was left out). */
-static int fail(const struct ld *ld, const char *path, const char *key,
-                const char *fmt, ...)
-{
-    struct yamlpos_node nd = {0};
-    char why[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    if (ld->pos)
-        yamlpos_find(ld->pos, path, key, &nd);
-    if (key && nd.key_at.line)
-        nd.at = nd.key_at;
-    if (nd.at.line)
-        set_err(ld->err, ld->errlen, "%s:%lu:%lu: %s", ld->name, nd.at.line,
-                nd.at.col, why);
-    else
-        set_err(ld->err, ld->errlen, "%s: %s", ld->name, why);
-    return -EINVAL;
+    return rc;
 }
 
 /* ---- Checks shared by YAML, URLs and the command line ---- */
@@ -263,19 +258,6 @@ static const char *parse_dns_server(const char *s, struct addr *a)
     return NULL;
 }
 
-static bool printable(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
-}
-
-static bool user_name_ok(const char *s)
-{
-    return s[0] != '\0' && !strchr(s, ':') && printable(s);
-}
-
 static bool same_addr(const struct addr *a, const struct addr *b)
 {
     return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
@@ -305,18 +287,12 @@ static char *default_name(enum conf_listener_type t, const char *listen)
     return s;
 }
 
-static void free_secret(char *s)
-{
-    if (s)
-        explicit_bzero(s, strlen(s));
-    free(s);
-}
-
 static void listener_fini(struct conf_listener *l)
 {
     for (unsigned i = 0; i < l->n_users; i++) {
         free(l->users[i].name);
-        free_secret(l->users[i].password);
+        confload_free_secret(l->users[i].password);
+        free(l->users[i].password_hash);
     }
     free(l->users);
     free(l->name);
@@ -351,7 +327,7 @@ static int append_dns(struct conf *c, const struct addr *a)
 
 /* ---- From the raw structs to the snapshot ---- */
 
-static int conv_workers(const struct ld *ld, const struct raw_conf *r,
+static int conv_workers(const struct confload *ld, const struct raw_conf *r,
                         struct conf *c)
 {
     if (!r->workers)
@@ -365,7 +341,7 @@ static int conv_workers(const struct ld *ld, const struct raw_conf *r,
     return 0;
 }
 
-static int conv_log(const struct ld *ld, const struct raw_log *r,
+static int conv_log(const struct confload *ld, const struct raw_log *r,
                     struct conf *c)
 {
     static const char *const levels[] = {"error", "warn", "info", "debug"};
@@ -396,7 +372,7 @@ static int conv_log(const struct ld *ld, const struct raw_log *r,
     return 0;
 }
 
-static int conv_duration(const struct ld *ld, const char *key,
+static int conv_duration(const struct confload *ld, const char *key,
                          const char *s, uint32_t *ms)
 {
     char path[32];
@@ -418,7 +394,8 @@ static int conv_duration(const struct ld *ld, const char *key,
     return 0;
 }
 
-static int conv_timeouts(const struct ld *ld, const struct raw_timeouts *r,
+static int conv_timeouts(const struct confload *ld,
+                         const struct raw_timeouts *r,
                          struct conf_timeouts *t)
 {
     int rc = 0;
@@ -437,7 +414,7 @@ static int conv_timeouts(const struct ld *ld, const struct raw_timeouts *r,
     return rc;
 }
 
-static int conv_dns(const struct ld *ld, const struct raw_dns *r,
+static int conv_dns(const struct confload *ld, const struct raw_dns *r,
                     struct conf *c)
 {
     if (!r)
@@ -463,32 +440,105 @@ static int conv_dns(const struct ld *ld, const struct raw_dns *r,
     return 0;
 }
 
-static int conv_user(const struct ld *ld, const char *lpath,
+/* Why h is not a crypt(3) hash that auth can verify, or NULL.  Only the
+ * form is checked: computing a hash costs what the text says it costs
+ * (a yescrypt takes milliseconds), which a loader should not pay. */
+static const char *hash_check(const char *h)
+{
+    static const struct {
+        const char *id;
+        size_t sum; /* the length of the part after the last '$' */
+    } sums[] = {
+        {"$y$", 43},  {"$gy$", 43}, {"$7$", 43},  {"$6$", 86},
+        {"$2b$", 53}, {"$2y$", 53}, {"$2a$", 53},
+    };
+    const char *last = strrchr(h, '$');
+    if (h[0] != '$' || !confload_printable(h) || strchr(h, ' '))
+        return "not a crypt(3) hash such as \"$y$...\"; ferry passwd "
+               "makes one";
+    switch (crypt_checksalt(h)) {
+    case CRYPT_SALT_OK:
+    case CRYPT_SALT_TOO_CHEAP:
+        break;
+    case CRYPT_SALT_METHOD_DISABLED:
+        return "this libcrypt has the hash method disabled";
+    case CRYPT_SALT_METHOD_LEGACY:
+        return "a weak legacy method: use yescrypt ($y$), SHA-512 ($6$) "
+               "or bcrypt ($2b$)";
+    default:
+        return "not a crypt(3) hash such as \"$y$...\"; ferry passwd "
+               "makes one";
+    }
+    for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
+        if (strncmp(h, sums[i].id, strlen(sums[i].id)) == 0 &&
+            strlen(last + 1) != sums[i].sum)
+            return "incomplete: the part after the last '$' has the wrong "
+                   "length";
+    return last[1] ? NULL : "incomplete: nothing after the last '$'";
+}
+
+/* Exactly one of password and password_hash, and a usable one.  The
+ * secret itself never goes into a message. */
+static int check_secret(const struct confload *ld, const char *upath,
+                        const struct raw_user *r)
+{
+    char path[112];
+    const char *why;
+    if (!r->password && !r->password_hash)
+        return fail(ld, upath, NULL,
+                    "user \"%.60s\" needs a password or a password_hash",
+                    r->name);
+    snprintf(path, sizeof(path), "%s.%s", upath,
+             r->password_hash ? "password_hash" : "password");
+    if (r->password && r->password_hash)
+        return fail(ld, path, NULL,
+                    "user \"%.60s\" has both password and password_hash "
+                    "(give one)",
+                    r->name);
+    if (r->password && r->password[0] == '\0')
+        return fail(ld, path, NULL, "empty password for user \"%.60s\"",
+                    r->name);
+    why = r->password_hash ? hash_check(r->password_hash) : NULL;
+    if (why)
+        return fail(ld, path, NULL,
+                    "invalid password_hash for user \"%.60s\" (%s)",
+                    r->name, why);
+    return 0;
+}
+
+static int conv_user(const struct confload *ld, const char *lpath,
                      const struct raw_user *r, unsigned i,
                      struct conf_listener *l)
 {
     char path[96];
     struct conf_user *u = &l->users[i];
     snprintf(path, sizeof(path), "%s.users[%u].name", lpath, i);
-    if (!user_name_ok(r->name))
+    if (!confload_user_ok(r->name))
         return fail(ld, path, NULL,
                     "user name must be non-empty, printable and "
                     "without ':'");
+    if (strcmp(r->name, "-") == 0)
+        return fail(ld, path, NULL,
+                    "the user name \"-\" is reserved (in rules it means "
+                    "no user)");
     for (unsigned j = 0; j < i; j++)
         if (strcmp(l->users[j].name, r->name) == 0)
             return fail(ld, path, NULL, "duplicate user \"%.60s\"",
                         r->name);
-    snprintf(path, sizeof(path), "%s.users[%u].password", lpath, i);
-    if (r->password[0] == '\0')
-        return fail(ld, path, NULL, "empty password for user \"%.60s\"",
-                    r->name);
+    snprintf(path, sizeof(path), "%s.users[%u]", lpath, i);
+    int rc = check_secret(ld, path, r);
+    if (rc < 0)
+        return rc;
     u->name = strdup(r->name);
-    u->password = strdup(r->password);
+    if (r->password)
+        u->password = strdup(r->password);
+    else
+        u->password_hash = strdup(r->password_hash);
     l->n_users = i + 1; /* listener_fini frees what was copied */
-    return u->name && u->password ? 0 : -ENOMEM;
+    return u->name && (u->password || u->password_hash) ? 0 : -ENOMEM;
 }
 
-static int conv_users(const struct ld *ld, const char *lpath,
+static int conv_users(const struct confload *ld, const char *lpath,
                       const struct raw_listener *r, struct conf_listener *l)
 {
     char path[64];
@@ -512,19 +562,49 @@ static int conv_users(const struct ld *ld, const char *lpath,
     return 0;
 }
 
-static int conv_name(const struct ld *ld, const char *lpath,
+static int conv_name(const struct confload *ld, const char *lpath,
                      const struct raw_listener *r, struct conf_listener *l)
 {
     char path[64];
     snprintf(path, sizeof(path), "%s.name", lpath);
-    if (r->name && (r->name[0] == '\0' || !printable(r->name)))
+    if (r->name && (r->name[0] == '\0' || !confload_printable(r->name)))
         return fail(ld, path, NULL,
                     "listener name must be non-empty and printable");
     l->name = r->name ? strdup(r->name) : default_name(l->type, r->listen);
     return l->name ? 0 : -ENOMEM;
 }
 
-static int conv_listener_fields(const struct ld *ld, const char *lpath,
+/* A numeric IP that clients can send datagrams to. */
+static const char *parse_announce(const char *s, struct addr *a)
+{
+    if (addr_from_ip(a, s, 0) < 0)
+        return "it must be a numeric IP address, without a port";
+    if ((a->u.sa.sa_family == AF_INET && a->u.in.sin_addr.s_addr == 0) ||
+        (a->u.sa.sa_family == AF_INET6 &&
+         IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr)))
+        return "clients cannot send to 0.0.0.0 or ::";
+    return NULL;
+}
+
+static int conv_announce(const struct confload *ld, const char *lpath,
+                         const struct raw_listener *r,
+                         struct conf_listener *l)
+{
+    char path[64];
+    const char *why;
+    if (!r->udp_announce)
+        return 0;
+    snprintf(path, sizeof(path), "%s.udp_announce", lpath);
+    why = parse_announce(r->udp_announce, &l->udp_announce);
+    if (why) {
+        memset(&l->udp_announce, 0, sizeof(l->udp_announce));
+        return fail(ld, path, NULL, "invalid udp_announce \"%.60s\" (%s)",
+                    r->udp_announce, why);
+    }
+    return 0;
+}
+
+static int conv_listener_fields(const struct confload *ld, const char *lpath,
                                 const struct raw_listener *r,
                                 struct conf_listener *l)
 {
@@ -545,6 +625,8 @@ static int conv_listener_fields(const struct ld *ld, const char *lpath,
     int rc = conv_name(ld, lpath, r, l);
     if (rc == 0)
         rc = conv_users(ld, lpath, r, l);
+    if (rc == 0)
+        rc = conv_announce(ld, lpath, r, l);
     l->open = r->open;
     if (rc == 0 && conf_listener_exposed(l))
         return fail(ld, path, NULL,
@@ -555,8 +637,9 @@ static int conv_listener_fields(const struct ld *ld, const char *lpath,
     return rc;
 }
 
-static int conv_listener(const struct ld *ld, const struct raw_listener *r,
-                         unsigned i, struct conf *c)
+static int conv_listener(const struct confload *ld,
+                         const struct raw_listener *r, unsigned i,
+                         struct conf *c)
 {
     char lpath[32], path[64];
     struct conf_listener l = {0};
@@ -581,26 +664,68 @@ static int conv_listener(const struct ld *ld, const struct raw_listener *r,
     return append_listener(c, &l);
 }
 
-static int convert(const struct ld *ld, const struct raw_conf *r,
+/* "16k" or "16384": bytes, k = 1024.  -EINVAL. */
+static int parse_size(const char *s, uint32_t *out)
+{
+    uint64_t n = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9' && n <= UINT32_MAX; p++)
+        n = n * 10 + (uint64_t)(*p - '0');
+    if (p == s)
+        return -EINVAL;
+    if (*p == 'k' || *p == 'K') {
+        n *= 1024;
+        p++;
+    }
+    if (*p != '\0' || n > UINT32_MAX)
+        return -EINVAL;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static int conv_limits(const struct confload *ld, const struct raw_limits *r,
+                       struct conf *c)
+{
+    uint32_t n;
+    if (!r || !r->max_head)
+        return 0;
+    if (parse_size(r->max_head, &n) < 0 || n < CONF_MAX_HEAD_MIN ||
+        n > CONF_MAX_HEAD_MAX)
+        return fail(ld, "limits.max_head", NULL,
+                    "limits.max_head must be 1k to 64k bytes (e.g. 16k or "
+                    "16384), not \"%.60s\"",
+                    r->max_head);
+    c->max_head = n;
+    return 0;
+}
+
+/* ---- The whole file ---- */
+
+static int convert(const struct confload *ld, const struct raw_conf *r,
                    struct conf *c)
 {
+    struct yamlpos_node nd;
     int rc;
     if (!r)
         return 0; /* an empty document: every default */
     if ((rc = conv_workers(ld, r, c)) < 0 ||
         (rc = conv_log(ld, r->log, c)) < 0 ||
         (rc = conv_timeouts(ld, r->timeouts, &c->timeouts)) < 0 ||
-        (rc = conv_dns(ld, r->dns, c)) < 0)
+        (rc = conv_dns(ld, r->dns, c)) < 0 ||
+        (rc = conv_limits(ld, r->limits, c)) < 0)
         return rc;
     for (unsigned i = 0; i < r->listeners_count; i++)
         if ((rc = conv_listener(ld, &r->listeners[i], i, c)) < 0)
             return rc;
-    return 0;
+    /* Rules name listeners and egresses: those come first. */
+    c->has_rules = yamlpos_find(ld->pos, "rules", NULL, &nd);
+    rc = confrule_egresses(ld, r->egresses, r->egresses_count, c);
+    return rc < 0 ? rc : confrule_rules(ld, r->rules, r->rules_count, c);
 }
 
 /* ---- Loading ---- */
 
-static int load_yaml(const struct ld *ld, const char *yaml, size_t len,
+static int load_yaml(const struct confload *ld, const char *yaml, size_t len,
                      struct conf *c)
 {
     struct cyerr e;
@@ -631,7 +756,7 @@ static int load_yaml(const struct ld *ld, const char *yaml, size_t len,
 int conf_load_string(const char *yaml, size_t len, const char *name,
                      struct conf **out, char *err, size_t errlen)
 {
-    struct ld ld = {name ? name : "<config>", NULL, err, errlen};
+    struct confload ld = {name ? name : "<config>", NULL, err, errlen};
     struct yamlpos *pos = NULL;
     struct yamlpos_mark at = {0};
     char why[256];
@@ -639,12 +764,13 @@ int conf_load_string(const char *yaml, size_t len, const char *name,
     int rc;
     *out = NULL;
     if (len > CONF_MAX_BYTES) {
-        set_err(err, errlen, "%s: larger than 1 MiB", ld.name);
+        confload_err(err, errlen, "%s: larger than 1 MiB", ld.name);
         return -EFBIG;
     }
     rc = yamlpos_scan(yaml, len, &pos, &at, why, sizeof(why));
     if (rc == -EINVAL)
-        set_err(err, errlen, "%s:%lu:%lu: %s", ld.name, at.line, at.col, why);
+        confload_err(err, errlen, "%s:%lu:%lu: %s", ld.name, at.line,
+                     at.col, why);
     if (rc < 0)
         goto out;
     ld.pos = pos;
@@ -656,7 +782,7 @@ int conf_load_string(const char *yaml, size_t len, const char *name,
         conf_free(c);
 out:
     if (rc == -ENOMEM)
-        set_err(err, errlen, "%s: out of memory", ld.name);
+        confload_err(err, errlen, "%s: out of memory", ld.name);
     yamlpos_free(pos);
     return rc;
 }
@@ -706,9 +832,9 @@ int conf_load_file(const char *path, struct conf **out, char *err,
     if (fd >= 0)
         close(fd);
     if (rc < 0) {
-        set_err(err, errlen, "%s: %s", path,
-                rc == -EFBIG ? "larger than 1 MiB"
-                             : strerror_r(-rc, msg, sizeof(msg)));
+        confload_err(err, errlen, "%s: %s", path,
+                     rc == -EFBIG ? "larger than 1 MiB"
+                                  : strerror_r(-rc, msg, sizeof(msg)));
         return rc;
     }
     rc = conf_load_string(buf, len, path, out, err, errlen);
@@ -736,6 +862,7 @@ struct conf *conf_new(void)
     c->timeouts.dns_ms = 5 * 1000;
     c->timeouts.shutdown_ms = 10 * 1000;
     c->dns.cache_size = 1024;
+    c->max_head = CONF_MAX_HEAD_DEFAULT;
     return c;
 }
 
@@ -746,6 +873,7 @@ void conf_free(struct conf *c)
     for (unsigned i = 0; i < c->n_listeners; i++)
         listener_fini(&c->listeners[i]);
     free(c->listeners);
+    confrule_free(c);
     free(c->dns.servers);
     free(c->access_log);
     free(c);
@@ -775,12 +903,12 @@ int conf_add_dns_server(struct conf *c, const char *server, char *err,
     struct addr a;
     const char *why = parse_dns_server(server, &a);
     if (why) {
-        set_err(err, errlen, "invalid DNS server \"%.60s\" (%s)", server,
-                why);
+        confload_err(err, errlen, "invalid DNS server \"%.60s\" (%s)",
+                     server, why);
         return -EINVAL;
     }
     if (append_dns(c, &a) < 0) {
-        set_err(err, errlen, "out of memory");
+        confload_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
     return 0;
@@ -795,9 +923,12 @@ static const char *url_check(const struct listenurl *u,
     if (!parse_type(u->scheme, &l->type))
         return "unknown scheme (use mixed, http, socks, socks5, socks4 "
                "or socks4a)";
-    if (u->user && !user_name_ok(u->user))
+    if (u->user && !confload_user_ok(u->user))
         return "the user name must be non-empty, printable and without "
                "':'";
+    if (u->user && strcmp(u->user, "-") == 0)
+        return "the user name \"-\" is reserved (in rules it means no "
+               "user)";
     if (u->pass && u->pass[0] == '\0')
         return "empty password";
     return parse_listen(u->hostport, &l->addr);
@@ -849,11 +980,11 @@ int conf_add_listener_url(struct conf *c, const char *url, char *err,
     if (rc == 0)
         rc = url_listener(c, &u, &l, &why);
     if (rc == -ENOMEM)
-        set_err(err, errlen, "out of memory");
+        confload_err(err, errlen, "out of memory");
     else if (rc < 0)
-        set_err(err, errlen, "invalid listener URL%s%s%s: %s",
-                u.shown[0] ? " \"" : "", u.shown, u.shown[0] ? "\"" : "",
-                why);
+        confload_err(err, errlen, "invalid listener URL%s%s%s: %s",
+                     u.shown[0] ? " \"" : "", u.shown,
+                     u.shown[0] ? "\"" : "", why);
     listenurl_fini(&u);
     if (rc < 0) {
         listener_fini(&l);

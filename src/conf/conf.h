@@ -20,6 +20,8 @@
  *   dns:
  *     servers: [127.0.0.1:53]  # default: /etc/resolv.conf
  *     cache_size: 1024         # entries per worker; 0 disables
+ *   limits:
+ *     max_head: 16k            # largest request head, 1k..64k (bytes)
  *   listeners:
  *     - name: main             # optional; default "<type>@<listen>"
  *       type: mixed            # http | socks | mixed
@@ -27,9 +29,25 @@
  *                              #   127.0.0.1 when only ":port" is given
  *       users:                 # optional; when present auth is required
  *         - name: alice
- *           password: secret
+ *           password: secret   # or password_hash: "$y$..." (crypt(3))
  *       open: false            # required true for a non-loopback
  *                              #   listener without users
+ *       udp_announce: 203.0.113.7  # optional: address for UDP ASSOCIATE
+ *   egresses:                  # named ways out; "direct" is implicit
+ *     - name: corp
+ *       type: http             # http (CONNECT) | socks5
+ *       address: proxy.corp:3128
+ *       user: bob              # optional, with password
+ *       password: secret
+ *   rules:                     # ordered, first match wins
+ *     - action: allow          # allow | deny
+ *       via: corp              # optional with allow; default direct
+ *       cidrs: [10.0.0.0/8]    # conditions, all optional: every one
+ *       domains: ["*.corp"]    #   present must match (AND), any entry
+ *       ports: [443, 8000-9000]#   of a list may (OR)
+ *       users: [alice, "-"]    # "-" = not authenticated
+ *       listeners: [main]
+ *       protocol: tcp          # tcp | udp
  *
  * Unknown keys are errors.  Every error message starts with
  * "FILE:LINE:COLUMN: " (1-based) and says what is wrong. */
@@ -40,7 +58,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/pattern.h"
 #include "core/addr.h"
+
+#define CONF_MAX_HEAD_DEFAULT (16 * 1024)
+#define CONF_MAX_HEAD_MIN 1024
+#define CONF_MAX_HEAD_MAX (64 * 1024)
 
 enum conf_listener_type {
     CONF_LISTENER_HTTP,
@@ -55,9 +78,11 @@ enum conf_log_level {
     CONF_LOG_DEBUG,
 };
 
+/* Exactly one of password and password_hash is set. */
 struct conf_user {
-    char *name;     /* owned by the snapshot */
-    char *password; /* owned by the snapshot; never logged */
+    char *name;          /* owned by the snapshot */
+    char *password;      /* owned by the snapshot, or NULL; never logged */
+    char *password_hash; /* owned, or NULL: a crypt(3) hash ("$y$...") */
 };
 
 struct conf_listener {
@@ -67,6 +92,43 @@ struct conf_listener {
     struct conf_user *users; /* owned array of n_users */
     unsigned n_users;
     bool open; /* serve without users on a non-loopback address */
+    struct addr udp_announce; /* SOCKS5 UDP reply address; len 0 = unset,
+                                 port 0 */
+};
+
+enum conf_egress_type {
+    CONF_EGRESS_HTTP,   /* a parent HTTP proxy, through CONNECT */
+    CONF_EGRESS_SOCKS5, /* a parent SOCKS5 proxy */
+};
+
+/* A named way out.  "direct" is implicit and never in the list. */
+struct conf_egress {
+    char *name; /* owned; unique, printable, not "direct" */
+    enum conf_egress_type type;
+    struct target server; /* the parent: a name or an IP, and a port */
+    char *user;           /* owned, or NULL: no authentication */
+    char *password;       /* owned; set exactly when user is; never logged */
+};
+
+enum conf_rule_proto { CONF_PROTO_ANY, CONF_PROTO_TCP, CONF_PROTO_UDP };
+
+/* One access rule.  A condition with n_* == 0 is absent (matches
+ * anything); every present condition must match, and within one any
+ * entry.  All arrays are owned by the snapshot. */
+struct conf_rule {
+    bool allow;
+    int egress; /* allow only: index into conf.egresses; -1 = direct */
+    struct pattern_cidr *cidrs;
+    unsigned n_cidrs;
+    struct pattern_domain *domains;
+    unsigned n_domains;
+    struct pattern_ports *ports;
+    unsigned n_ports;
+    char **users; /* "" stands for "not authenticated" ("-" in YAML) */
+    unsigned n_users;
+    unsigned *listeners; /* indexes into conf.listeners */
+    unsigned n_listeners;
+    enum conf_rule_proto proto;
 };
 
 struct conf_timeouts {
@@ -91,6 +153,14 @@ struct conf {
     struct conf_dns dns;
     struct conf_listener *listeners; /* owned array of n_listeners */
     unsigned n_listeners;
+    struct conf_egress *egresses; /* owned array of n_egresses */
+    unsigned n_egresses;
+    struct conf_rule *rules; /* owned array of n_rules, in file order */
+    unsigned n_rules;
+    bool has_rules; /* the file has a rules: key (even an empty list);
+                       false turns on the SSRF guard (policy/acl.h) */
+    uint32_t max_head; /* largest request head in bytes, 1 KiB..64 KiB
+                          (limits.max_head); HTTP answers 431 past it */
 };
 
 /* A snapshot with every default set and no listeners.  NULL on ENOMEM. */

@@ -172,8 +172,10 @@ static void where(const char *path, char *out, size_t cap)
         return;
     }
     n = strcspn(last, "[");
-    if (last[n] == '[' && n > 1 && last[n - 1] == 's')
-        n--; /* an entry of "listeners" is a listener */
+    if (last[n] == '[' && n > 4 && strncmp(last + n - 4, "sses", 4) == 0)
+        n -= 2; /* an entry of "egresses" is an egress */
+    else if (last[n] == '[' && n > 1 && last[n - 1] == 's')
+        n--; /* and one of "listeners" a listener */
     snprintf(out, cap, "in %.*s", (int)n, last);
 }
 

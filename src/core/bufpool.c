@@ -10,15 +10,17 @@ struct spare {
 };
 
 struct bufpool {
+    size_t size;
     struct spare *spares;
     unsigned n_idle, max_idle;
 };
 
-int bufpool_new(struct bufpool **out, unsigned max_idle)
+int bufpool_new(struct bufpool **out, unsigned max_idle, size_t size)
 {
     struct bufpool *bp = calloc(1, sizeof(*bp));
     if (!bp)
         return -ENOMEM;
+    bp->size = size < BUFPOOL_SIZE ? BUFPOOL_SIZE : size;
     bp->max_idle = max_idle;
     *out = bp;
     return 0;
@@ -44,8 +46,10 @@ char *bufpool_get(struct bufpool *bp)
         bp->n_idle--;
         return (char *)s;
     }
-    return malloc(BUFPOOL_SIZE);
+    return malloc(bp->size);
 }
+
+size_t bufpool_size(const struct bufpool *bp) { return bp->size; }
 
 void bufpool_put(struct bufpool *bp, char *buf)
 {

@@ -8,13 +8,15 @@
 
 #include <stddef.h>
 
-#define BUFPOOL_SIZE 16384
+#define BUFPOOL_SIZE 16384 /* the smallest buffer size a pool hands out */
 
 struct bufpool;
 
-int bufpool_new(struct bufpool **out, unsigned max_idle);
+/* Buffers of size bytes (at least BUFPOOL_SIZE). */
+int bufpool_new(struct bufpool **out, unsigned max_idle, size_t size);
+size_t bufpool_size(const struct bufpool *bp);
 void bufpool_free(struct bufpool *bp);
-/* Gives a BUFPOOL_SIZE buffer, or NULL on ENOMEM. */
+/* Gives a bufpool_size() buffer, or NULL on ENOMEM. */
 char *bufpool_get(struct bufpool *bp);
 /* Takes buf back (NULL is a no-op). */
 void bufpool_put(struct bufpool *bp, char *buf);

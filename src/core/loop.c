@@ -165,7 +165,10 @@ int loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
 
 static void run_timers(struct loop *l)
 {
-    while (l->heap_len > 0 && l->heap[0]->when <= l->now) {
+    /* Bounded by the timers present now: one re-armed for "now" from its
+     * own callback waits for the next pass, after the events. */
+    size_t budget = l->heap_len;
+    while (budget-- > 0 && l->heap_len > 0 && l->heap[0]->when <= l->now) {
         struct loop_timer *t = l->heap[0];
         loop_timer_disarm(l, t);
         t->fn(t);

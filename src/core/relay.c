@@ -101,7 +101,7 @@ static int fill_buf(struct relay *r, int d)
     struct relay_dir *dir = &r->dir[d];
     if (!dir->buf && !(dir->buf = bufpool_get(r->bufs)))
         return -ENOMEM;
-    ssize_t n = recv(r->fd[d], dir->buf, BUFPOOL_SIZE, 0);
+    ssize_t n = recv(r->fd[d], dir->buf, bufpool_size(r->bufs), 0);
     if (n < 0) {
         if (errno == EAGAIN)
             r->readable[d] = false;

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "egress/connpool.h"
+#include "policy/auth.h"
 #include "front/listener.h"
 #include "front/session.h"
 
@@ -19,6 +20,7 @@
 #define WORKER_PIPE_SIZE (1 << 20)
 #define WORKER_POOLED_CONNS 64
 #define WORKER_POOL_IDLE_MS 30000
+#define WORKER_AUTHCACHE_SIZE 64
 
 static void close_listeners(struct worker *w)
 {
@@ -84,10 +86,12 @@ static int setup(struct worker *w, char *err, size_t errlen)
     if (rc == 0)
         rc = pipepool_new(&w->pipes, WORKER_SPARE_PIPES, WORKER_PIPE_SIZE);
     if (rc == 0)
-        rc = bufpool_new(&w->bufs, WORKER_SPARE_BUFS);
+        rc = bufpool_new(&w->bufs, WORKER_SPARE_BUFS, c->max_head);
     if (rc == 0)
         rc = connpool_new(&w->pool, WORKER_POOLED_CONNS,
                           WORKER_POOL_IDLE_MS);
+    if (rc == 0)
+        rc = authcache_new(&w->authcache, WORKER_AUTHCACHE_SIZE);
     if (rc == 0)
         rc = dns_new(&w->dns, w->loop, &c->dns, c->timeouts.dns_ms);
     if (rc < 0) {
@@ -174,6 +178,7 @@ void worker_free(struct worker *w)
         close(w->wake_fd);
     }
     connpool_free(w->pool);
+    authcache_free(w->authcache);
     pipepool_free(w->pipes);
     bufpool_free(w->bufs);
     loop_free(w->loop);

@@ -22,6 +22,7 @@
 
 struct listener;
 struct connpool;
+struct authcache;
 struct session;
 
 enum worker_cmd { WORKER_RUN, WORKER_DRAIN, WORKER_STOP };
@@ -36,6 +37,7 @@ struct worker {
     struct pipepool *pipes;
     struct bufpool *bufs;
     struct connpool *pool;       /* idle upstream HTTP connections */
+    struct authcache *authcache; /* recently verified credentials */
     struct listener **listeners; /* owned, n = conf->n_listeners */
     struct session *sessions;    /* live sessions (intrusive list) */
     unsigned n_sessions;

@@ -168,6 +168,10 @@ static void on_start(struct loop_defer *df)
     struct direct *d = df->ud;
     if (!d->cb)
         return;
+    if (d->addrs.n > 0) { /* resolved by the caller */
+        connect_all(d);
+        return;
+    }
     if (d->target.kind == TARGET_IP) {
         d->addrs.n = 1;
         d->addrs.addrs[0] = d->target.ip;
@@ -187,8 +191,9 @@ static void on_start(struct loop_defer *df)
         done(d, RESULT_INTERNAL, -1);
 }
 
-int direct_start(struct worker *w, const struct target *t, direct_fn cb,
-                 void *ud, struct direct **out)
+int direct_start(struct worker *w, const struct target *t,
+                 const struct dns_result *addrs, direct_fn cb, void *ud,
+                 struct direct **out)
 {
     struct direct *d = calloc(1, sizeof(*d));
     if (!d)
@@ -197,6 +202,8 @@ int direct_start(struct worker *w, const struct target *t, direct_fn cb,
     d->cb = cb;
     d->ud = ud;
     d->target = *t;
+    if (addrs)
+        d->addrs = *addrs;
     d->last_err = ECONNREFUSED;
     for (unsigned i = 0; i < DIRECT_MAX_ATTEMPTS; i++) {
         d->att[i].io.fd = -1;

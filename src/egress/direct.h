@@ -22,10 +22,15 @@ struct direct;
  * is -1.  After the callback the dial is gone. */
 typedef void (*direct_fn)(void *ud, enum result r, int fd);
 
-/* Start dialling t (copied).  *out gives a handle valid until cb runs or
- * direct_cancel().  cb never runs inside this call. */
-int direct_start(struct worker *w, const struct target *t, direct_fn cb,
-                 void *ud, struct direct **out);
+struct dns_result;
+
+/* Start dialling t (copied).  addrs, when not NULL, are t's addresses
+ * already resolved (and filtered by policy): they are used instead of a
+ * lookup.  *out gives a handle valid until cb runs or direct_cancel().
+ * cb never runs inside this call. */
+int direct_start(struct worker *w, const struct target *t,
+                 const struct dns_result *addrs, direct_fn cb, void *ud,
+                 struct direct **out);
 /* Abandon the dial: cb will not run.  NULL is a no-op. */
 void direct_cancel(struct direct *d);
 

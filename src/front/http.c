@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/worker.h"
 #include "policy/auth.h"
 #include "proto/http1.h"
 
@@ -31,8 +32,7 @@ static int reply(struct session *s, enum result r, const struct addr *bnd)
     return session_send(s, out, (size_t)n);
 }
 
-/* Check Proxy-Authorization; on success the user is in s->req.user. */
-static bool authorized(struct session *s, const struct http1_request_head *h)
+bool http_authorized(struct session *s, const struct http1_request_head *h)
 {
     const struct conf_listener *lc = s->req.listener;
     if (!auth_required(lc))
@@ -43,7 +43,8 @@ static bool authorized(struct session *s, const struct http1_request_head *h)
     if (!hdr || http1_parse_basic(hdr->value.p, hdr->value.len, user,
                                   pass) < 0)
         return false;
-    bool ok = auth_check(lc, user, pass);
+    bool ok = auth_verify(lc, s->w->authcache, loop_now(s->w->loop), user,
+                          pass);
     explicit_bzero(pass, sizeof(pass));
     if (ok)
         snprintf(s->req.user, sizeof(s->req.user), "%s", user);
@@ -76,7 +77,7 @@ static enum front_status on_head(struct session *s)
         s->req.target.kind = TARGET_NONE;
         return refuse(s, RESULT_BAD_REQUEST);
     }
-    if (!authorized(s, &h))
+    if (!http_authorized(s, &h))
         return refuse(s, RESULT_AUTH);
     session_consume(s, (size_t)n);
     return FRONT_DISPATCH;

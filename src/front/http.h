@@ -9,4 +9,10 @@
 
 extern const struct front_ops http_front;
 
+struct http1_request_head;
+/* Check the head's Proxy-Authorization against the listener's users
+ * (true when the listener has none); on success the user name is in
+ * s->req.user.  Used for CONNECT and for every forwarded request. */
+bool http_authorized(struct session *s, const struct http1_request_head *h);
+
 #endif

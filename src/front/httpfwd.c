@@ -21,6 +21,7 @@
 #include "core/sock.h"
 #include "core/worker.h"
 #include "egress/connpool.h"
+#include "front/http.h"
 #include "front/session.h"
 #include "policy/auth.h"
 #include "policy/route.h"
@@ -60,12 +61,14 @@ struct httpfwd {
     bool client_eof;
     bool dead;        /* torn down; ignore stray events */
     int status;       /* response status, for the log */
+    bool client_http10; /* the request came as HTTP/1.0 */
     uint64_t started, up_bytes, down_bytes;
     char method[16];
     struct loop_defer free_later;
 };
 
 static void advance(struct httpfwd *f);
+static bool retry_stale(struct httpfwd *f);
 
 /* ---- buffers ---- */
 
@@ -106,9 +109,10 @@ static int fill(struct httpfwd *f, int fd, struct pend *p, bool *ready)
     if (!pend_take(f, p))
         return -2;
     pend_compact(p);
-    if (p->len == BUFPOOL_SIZE)
+    size_t cap = bufpool_size(f->w->bufs);
+    if (p->len == cap)
         return 0;
-    ssize_t n = recv(fd, p->buf + p->len, BUFPOOL_SIZE - p->len, 0);
+    ssize_t n = recv(fd, p->buf + p->len, cap - p->len, 0);
     if (n > 0) {
         p->len += (size_t)n;
         return 1;
@@ -234,24 +238,6 @@ static int attach_up(struct httpfwd *f, int fd)
 
 /* ---- request side ---- */
 
-static bool authorized(struct httpfwd *f, const struct http1_request_head *h)
-{
-    const struct conf_listener *lc = f->s->req.listener;
-    if (!auth_required(lc))
-        return true;
-    const struct http1_header *hdr =
-        http1_find_header(h, "Proxy-Authorization");
-    char user[256], pass[256];
-    if (!hdr ||
-        http1_parse_basic(hdr->value.p, hdr->value.len, user, pass) < 0)
-        return false;
-    bool ok = auth_check(lc, user, pass);
-    explicit_bzero(pass, sizeof(pass));
-    if (ok)
-        snprintf(f->s->req.user, sizeof(f->s->req.user), "%s", user);
-    return ok;
-}
-
 /* Write the rewritten head to to_up and start the body framer. */
 static int emit_request_head(struct httpfwd *f,
                              const struct http1_request_head *h,
@@ -261,7 +247,7 @@ static int emit_request_head(struct httpfwd *f,
         return -ENOMEM;
     int n = http1fwd_request_head(h, &f->req, info && info->http_proxy,
                                   info ? info->proxy_auth : NULL,
-                                  f->to_up.buf, BUFPOOL_SIZE);
+                                  f->to_up.buf, bufpool_size(f->w->bufs));
     if (n < 0)
         return n;
     f->to_up.off = 0;
@@ -316,8 +302,8 @@ static void on_routed(void *ud, enum result r, int fd,
         answer_error(f, r, NULL);
         return;
     }
-    snprintf(f->key, sizeof(f->key), "%s %s:%u", info->egress,
-             f->req.origin.host, f->req.origin.port);
+    snprintf(f->key, sizeof(f->key), "%s", info->key);
+    f->reused = info->reused;
     routed(f, fd, info);
 }
 
@@ -325,7 +311,7 @@ static void on_routed(void *ud, enum result r, int fd,
 static void answer_locally(struct httpfwd *f)
 {
     static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-                             "Via: " HTTP1FWD_VIA "\r\n\r\n";
+                             "Via: 1.1 " HTTP1FWD_VIA_NAME "\r\n\r\n";
     f->status = 200;
     log_exchange(f, RESULT_OK);
     pend_consume(f, &f->in, f->head_len);
@@ -347,6 +333,7 @@ static void start_request(struct httpfwd *f, struct http1_request_head *h,
     f->up_bytes = f->down_bytes = 0;
     f->status = 0;
     f->body_sent = false;
+    f->client_http10 = h->minor == 0;
     snprintf(f->method, sizeof(f->method), "%.*s",
              (int)(h->method.len < 15 ? h->method.len : 15), h->method.p);
     memset(&f->req, 0, sizeof(f->req));
@@ -362,7 +349,7 @@ static void start_request(struct httpfwd *f, struct http1_request_head *h,
         answer_error(f, r, why);
         return;
     }
-    if (!authorized(f, h)) {
+    if (!http_authorized(f->s, h)) {
         answer_error(f, RESULT_AUTH, NULL);
         return;
     }
@@ -373,18 +360,9 @@ static void start_request(struct httpfwd *f, struct http1_request_head *h,
         return;
     }
     f->rq = RQ_ROUTE;
-    snprintf(f->key, sizeof(f->key), "direct %s:%u", f->req.origin.host,
-             f->req.origin.port);
-    int fd = connpool_take(f->w->pool, f->key, loop_now(f->w->loop));
-    f->reused = fd >= 0;
-    if (fd >= 0) {
-        struct route_info direct = {.egress = "direct"};
-        routed(f, fd, &direct);
-        return;
-    }
     f->s->req.target = f->req.origin;
-    if (route_start(f->w, &f->s->req, &f->req.origin, on_routed, f,
-                    &f->route) < 0)
+    if (route_start(f->w, &f->s->req, &f->req.origin, ROUTE_HTTP, on_routed,
+                    f, &f->route) < 0)
         answer_error(f, RESULT_INTERNAL, NULL);
 }
 
@@ -396,11 +374,11 @@ static bool next_request(struct httpfwd *f)
         int n = f->in.len ? http1_parse_request_head(f->in.buf + f->in.off,
                                                      f->in.len, &h)
                           : -EAGAIN;
-        if (n > 0) {
+        if (n > 0 && (size_t)n <= f->w->conf->max_head) {
             start_request(f, &h, n);
             return true;
         }
-        if (n == -E2BIG || (n == -EAGAIN && f->in.len == BUFPOOL_SIZE)) {
+        if (n > 0 || n == -E2BIG || (n == -EAGAIN && f->in.len >= f->w->conf->max_head)) {
             answer_error(f, RESULT_HEAD_TOO_LARGE, NULL);
             return false;
         }
@@ -452,7 +430,8 @@ static bool pump_request(struct httpfwd *f)
 {
     if (f->to_up.len) {
         if (flush(f, f->up.fd, &f->to_up, f->to_up.len, &f->wr_up) < 0) {
-            abort_fwd(f, "upstream_error");
+            if (!retry_stale(f))
+                abort_fwd(f, "upstream_error");
             return false;
         }
         if (f->to_up.len)
@@ -510,8 +489,8 @@ static bool retry_stale(struct httpfwd *f)
     f->reused = false;
     f->rs = RS_IDLE;
     f->s->req.target = f->req.origin;
-    if (route_start(f->w, &f->s->req, &f->req.origin, on_routed, f,
-                    &f->route) < 0)
+    if (route_start(f->w, &f->s->req, &f->req.origin, ROUTE_HTTP_FRESH,
+                    on_routed, f, &f->route) < 0)
         answer_error(f, RESULT_INTERNAL, NULL);
     return true;
 }
@@ -525,9 +504,9 @@ static void upgrade(struct httpfwd *f, const struct http1_response_head *h,
         return;
     }
     char *out = bufpool_get(f->w->bufs);
-    int m = out ? http1fwd_response_head(h, false, out, BUFPOOL_SIZE) : -1;
+    int m = out ? http1fwd_response_head(h, false, out, bufpool_size(f->w->bufs)) : -1;
     size_t rest = f->uin.len - (size_t)n;
-    if (m < 0 || (size_t)m + rest > BUFPOOL_SIZE) {
+    if (m < 0 || (size_t)m + rest > bufpool_size(f->w->bufs)) {
         bufpool_put(f->w->bufs, out);
         abort_fwd(f, "upgrade_failed");
         return;
@@ -570,7 +549,7 @@ static void final_head(struct httpfwd *f, const struct http1_response_head *h,
         abort_fwd(f, "no_memory");
         return;
     }
-    int m = http1fwd_response_head(h, close, f->to_cl.buf, BUFPOOL_SIZE);
+    int m = http1fwd_response_head(h, close, f->to_cl.buf, bufpool_size(f->w->bufs));
     if (m < 0) {
         answer_error(f, RESULT_REFUSED, "response head too large");
         return;
@@ -586,11 +565,15 @@ static void final_head(struct httpfwd *f, const struct http1_response_head *h,
 static void interim_head(struct httpfwd *f,
                          const struct http1_response_head *h, int n)
 {
+    if (f->client_http10) { /* RFC 9110 §15.2: never to a 1.0 client */
+        pend_consume(f, &f->uin, (size_t)n);
+        return;
+    }
     if (!pend_take(f, &f->to_cl)) {
         abort_fwd(f, "no_memory");
         return;
     }
-    int m = http1fwd_response_head(h, false, f->to_cl.buf, BUFPOOL_SIZE);
+    int m = http1fwd_response_head(h, false, f->to_cl.buf, bufpool_size(f->w->bufs));
     if (m < 0) {
         abort_fwd(f, "response_head_too_large");
         return;
@@ -616,7 +599,7 @@ static bool read_response_head(struct httpfwd *f)
             final_head(f, &h, n);
         return !f->dead;
     }
-    if (n != -EAGAIN || f->uin.len == BUFPOOL_SIZE) {
+    if (n != -EAGAIN || f->uin.len == bufpool_size(f->w->bufs)) {
         f->up_broken = true;
         answer_error(f, RESULT_REFUSED, "malformed response from origin");
         return false;
@@ -624,7 +607,7 @@ static bool read_response_head(struct httpfwd *f)
     if (!f->rd_up)
         return false;
     int got = fill(f, f->up.fd, &f->uin, &f->rd_up);
-    if (got == -1 && retry_stale(f))
+    if (got < 0 && retry_stale(f)) /* EOF or reset on a reused socket */
         return false;
     if (got < 0) {
         answer_error(f, RESULT_REFUSED, "origin closed without answering");

@@ -16,6 +16,8 @@
 #include "front/httpfwd.h"
 #include "front/mixed.h"
 #include "front/socks.h"
+#include "front/udpassoc.h"
+#include "policy/acl.h"
 #include "policy/route.h"
 
 #define LINGER_MS 2000
@@ -45,14 +47,17 @@ static void log_end(struct session *s)
     else
         strcpy(target, "-");
     uint64_t ms = loop_now(s->w->loop) - s->started;
+    uint64_t up = s->relay.dir[RELAY_A].bytes;
+    uint64_t down = s->relay.dir[RELAY_B].bytes;
+    if (s->udp)
+        udpassoc_stats(s->udp, &up, &down, NULL);
     log_access("client=%s listener=%s proto=%s user=%s target=%s result=%s "
                "up=%llu down=%llu ms=%llu end=%s",
                client, s->req.listener->name,
                s->req.proto ? s->req.proto : s->front->name,
                s->req.user[0] ? s->req.user : "-", target,
                result_word(s->result),
-               (unsigned long long)s->relay.dir[RELAY_A].bytes,
-               (unsigned long long)s->relay.dir[RELAY_B].bytes,
+               (unsigned long long)up, (unsigned long long)down,
                (unsigned long long)ms, s->end ? s->end : "-");
 }
 
@@ -76,6 +81,8 @@ static void session_end(struct session *s, const char *end)
     if (!s->fwd)
         log_end(s); /* a forwarded connection logged each request */
     httpfwd_free(s->fwd);
+    udpassoc_free(s->udp);
+    s->udp = NULL;
     route_cancel(s->route);
     s->route = NULL;
     if (s->phase == SESSION_RELAY)
@@ -214,8 +221,8 @@ static void dispatch(struct session *s)
 {
     s->phase = SESSION_DIAL;
     loop_timer_disarm(s->w->loop, &s->timer);
-    if (route_start(s->w, &s->req, &s->req.target, on_routed, s,
-                    &s->route) < 0)
+    if (route_start(s->w, &s->req, &s->req.target, ROUTE_STREAM, on_routed,
+                    s, &s->route) < 0)
         fail(s, RESULT_INTERNAL, "error");
 }
 
@@ -229,6 +236,70 @@ static void forward(struct session *s)
         fail(s, RESULT_INTERNAL, "error");
 }
 
+/* --- SOCKS5 UDP ASSOCIATE: the control connection's side --- */
+
+/* Every datagram of the association asks the access rules (protocol
+ * udp).  UDP only goes direct: a rule that names an egress refuses. */
+static bool udp_allow(void *ud, const struct target *dst,
+                      const struct addr *addr)
+{
+    struct session *s = ud;
+    struct acl_query q = {.target = dst,
+                          .addr = addr,
+                          .user = s->req.user,
+                          .listener = s->req.listener,
+                          .proto = ACL_UDP};
+    struct acl_verdict v = acl_decide(s->w->conf, &q);
+    return v.allow && !v.egress;
+}
+
+/* The control connection carries nothing more (RFC 1928 section 7):
+ * discard what comes; its end ends the association. */
+static void udp_control(struct session *s)
+{
+    char sink[512];
+    for (;;) {
+        ssize_t n = recv(s->client.fd, sink, sizeof(sink), 0);
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        session_end(s, n == 0 ? "eof" : "reset");
+        return;
+    }
+}
+
+static void udp_start(struct session *s)
+{
+    struct worker *w = s->w;
+    struct addr local, bnd;
+    loop_timer_disarm(w->loop, &s->timer);
+    int rc = sock_local(s->client.fd, &local);
+    if (rc == 0)
+        rc = udpassoc_new(&s->udp, w, &s->req.client, &local,
+                          &s->req.target, &s->req.listener->udp_announce,
+                          udp_allow, s, &bnd);
+    if (rc < 0) {
+        fail(s, RESULT_INTERNAL, "error");
+        return;
+    }
+    s->result = RESULT_OK;
+    if (s->front->reply(s, RESULT_OK, &bnd) < 0) {
+        session_end(s, "client_error");
+        return;
+    }
+    bufpool_put(w->bufs, s->head);
+    s->head = NULL;
+    s->head_len = 0;
+    s->phase = SESSION_UDP;
+    s->last_active = loop_now(w->loop);
+    if (loop_timer_arm(w->loop, &s->timer, w->conf->timeouts.idle_ms) < 0) {
+        session_end(s, "error");
+        return;
+    }
+    udp_control(s); /* an EOF may have come with the request */
+}
+
 static void read_head(struct session *s)
 {
     if (!s->head && !(s->head = bufpool_get(s->w->bufs))) {
@@ -236,12 +307,12 @@ static void read_head(struct session *s)
         return;
     }
     while (s->phase == SESSION_HEAD) {
-        if (s->head_len == BUFPOOL_SIZE) {
+        if (s->head_len >= s->w->conf->max_head) {
             fail(s, RESULT_HEAD_TOO_LARGE, "bad_head");
             return;
         }
         ssize_t n = recv(s->client.fd, s->head + s->head_len,
-                         BUFPOOL_SIZE - s->head_len, 0);
+                         s->w->conf->max_head - s->head_len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -257,6 +328,7 @@ static void read_head(struct session *s)
         case FRONT_DISPATCH: dispatch(s); return;
         case FRONT_CLOSE: linger(s, "refused"); return;
         case FRONT_FORWARD: forward(s); return;
+        case FRONT_UDP: udp_start(s); return;
         }
     }
 }
@@ -276,6 +348,7 @@ static void on_client(struct loop_io *io, uint32_t events)
         pump(s);
         break;
     case SESSION_HTTP: httpfwd_on_client(s->fwd, events); break;
+    case SESSION_UDP: udp_control(s); break;
     case SESSION_LINGER: drain_linger(s); break;
     case SESSION_CLOSED: break;
     }
@@ -301,6 +374,9 @@ static void on_timer(struct loop_timer *t)
         break;
     case SESSION_RELAY:
     case SESSION_HTTP:
+    case SESSION_UDP:
+        if (s->udp && udpassoc_last_active(s->udp) > s->last_active)
+            s->last_active = udpassoc_last_active(s->udp);
         if (now - s->last_active < idle) {
             if (loop_timer_arm(s->w->loop, t,
                                idle - (now - s->last_active)) == 0)

@@ -26,12 +26,15 @@ struct worker;
 struct session;
 struct route;
 struct httpfwd;
+struct udpassoc;
 
 enum front_status {
     FRONT_MORE,     /* need more bytes from the client */
     FRONT_DISPATCH, /* s->req is complete: go to the egress */
     FRONT_CLOSE,    /* an answer was written (or none is due): close */
     FRONT_FORWARD,  /* an absolute-URI HTTP request: hand to httpfwd */
+    FRONT_UDP,      /* SOCKS5 UDP ASSOCIATE; s->req.target is the
+                       request's DST (the client's address hint) */
 };
 
 /* What a front end (http, socks, mixed) provides. */
@@ -51,6 +54,7 @@ enum session_phase {
     SESSION_DIAL,
     SESSION_RELAY,
     SESSION_HTTP, /* httpfwd forwards requests one by one */
+    SESSION_UDP,  /* a UDP association lives while the client stays */
     SESSION_LINGER,
     SESSION_CLOSED,
 };
@@ -70,6 +74,7 @@ struct session {
     size_t head_len;
     struct route *route; /* the egress being dialled */
     struct httpfwd *fwd; /* SESSION_HTTP: the forwarder */
+    struct udpassoc *udp; /* SESSION_UDP: the association */
     struct relay relay;
     enum result result;
     const char *end; /* why it ended: "eof", "idle", "error", ... */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/worker.h"
 #include "policy/auth.h"
 #include "proto/socks.h"
 
@@ -74,7 +75,8 @@ static enum front_status userpass(struct session *s)
     if (n == -EAGAIN)
         return FRONT_MORE;
     session_consume(s, n > 0 ? (size_t)n : s->head_len);
-    bool ok = n > 0 && auth_check(s->req.listener, up.user, up.pass);
+    bool ok = n > 0 && auth_verify(s->req.listener, s->w->authcache,
+                                   loop_now(s->w->loop), up.user, up.pass);
     explicit_bzero(up.pass, sizeof(up.pass));
     if (ok)
         snprintf(s->req.user, sizeof(s->req.user), "%s", up.user);
@@ -100,6 +102,10 @@ static enum front_status request5(struct session *s)
         return refuse(s, RESULT_BAD_REQUEST);
     session_consume(s, (size_t)n);
     s->req.target = rq.dst;
+    if (rq.cmd == SOCKS_CMD_UDP_ASSOCIATE) {
+        s->req.proto = "socks5-udp";
+        return FRONT_UDP;
+    }
     if (rq.cmd != SOCKS_CMD_CONNECT)
         return refuse(s, RESULT_BAD_METHOD);
     return FRONT_DISPATCH;

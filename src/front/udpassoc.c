@@ -145,9 +145,9 @@ static void relayed(struct udpassoc *u, uint64_t *counter, size_t n)
 static void send_target(struct udpassoc *u, struct addr a, const uint8_t *p,
                         size_t n)
 {
-    if (u->tfam == AF_INET6)
+    if (u->tfam == AF_INET6) {
         map_v4(&a);
-    else if (a.u.sa.sa_family != AF_INET) {
+    } else if (a.u.sa.sa_family != AF_INET) {
         drop(u, "no IPv6 on this host");
         return;
     }

@@ -1,50 +1,228 @@
-/* route: see route.h. */
+/* route: see route.h.
+ *
+ *   start -> [resolve, when the rules need the name's addresses]
+ *         -> acl_decide (per address: a denied address is never dialled)
+ *         -> direct (with the allowed addresses) | parent proxy
+ */
 #include "policy/route.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "core/dns.h"
+#include "core/log.h"
 #include "core/worker.h"
+#include "egress/connpool.h"
 #include "egress/direct.h"
+#include "egress/upstream.h"
+#include "policy/acl.h"
+#include "proto/http1.h"
 
 struct route {
-    route_fn cb;
+    struct worker *w;
+    route_fn cb; /* NULL once cancelled */
     void *ud;
+    struct target target;
+    char user[REQUEST_USER_MAX + 1];
+    const struct conf_listener *listener;
+    enum route_kind kind;
+    struct dns_query *query;
     struct direct *dial;
+    struct upstream *up;
+    struct upstream_spec spec;
+    struct route_info info;
+    char proxy_auth[700];
+    struct loop_defer start;
+    struct loop_defer free_later;
 };
 
-static void on_direct(void *ud, enum result r, int fd)
+static void free_route(struct loop_defer *d) { free(d->ud); }
+
+static void release(struct route *rt)
+{
+    rt->cb = NULL;
+    dns_cancel(rt->query);
+    rt->query = NULL;
+    loop_defer(rt->w->loop, &rt->free_later, free_route, rt);
+}
+
+static void done(struct route *rt, enum result r, int fd)
+{
+    route_fn cb = rt->cb;
+    void *ud = rt->ud;
+    release(rt);
+    if (cb)
+        cb(ud, r, fd, &rt->info);
+}
+
+static void on_egress(void *ud, enum result r, int fd)
 {
     struct route *rt = ud;
-    struct route_info info = {.egress = "direct"};
-    route_fn cb = rt->cb;
-    void *cb_ud = rt->ud;
-    free(rt);
-    cb(cb_ud, r, fd, &info);
+    rt->dial = NULL;
+    rt->up = NULL;
+    done(rt, r, fd);
+}
+
+static bool pooled(struct route *rt)
+{
+    if (rt->kind != ROUTE_HTTP)
+        return false;
+    int fd = connpool_take(rt->w->pool, rt->info.key, loop_now(rt->w->loop));
+    if (fd < 0)
+        return false;
+    rt->info.reused = true;
+    done(rt, RESULT_OK, fd);
+    return true;
+}
+
+static void via_parent(struct route *rt, const struct conf_egress *e)
+{
+    bool http = rt->kind != ROUTE_STREAM && e->type == CONF_EGRESS_HTTP;
+    rt->info.egress = e->name;
+    rt->info.http_proxy = http;
+    if (http && e->user &&
+        http1_format_basic(rt->proxy_auth, sizeof(rt->proxy_auth), e->user,
+                           e->password) > 0)
+        rt->info.proxy_auth = rt->proxy_auth;
+    if (http)
+        snprintf(rt->info.key, sizeof(rt->info.key), "%s", e->name);
+    else
+        snprintf(rt->info.key, sizeof(rt->info.key), "%s %s:%u", e->name,
+                 rt->target.host, rt->target.port);
+    if (pooled(rt))
+        return;
+    int rc;
+    if (http) { /* requests go to the parent itself, in absolute-form */
+        rc = direct_start(rt->w, &e->server, NULL, on_egress, rt,
+                          &rt->dial);
+    } else {
+        rt->spec = (struct upstream_spec){
+            .type = e->type == CONF_EGRESS_HTTP ? UPSTREAM_HTTP
+                                                : UPSTREAM_SOCKS5,
+            .proxy = e->server,
+            .user = e->user,
+            .pass = e->password,
+        };
+        rc = upstream_start(rt->w, &rt->spec, &rt->target, on_egress, rt,
+                            &rt->up);
+    }
+    if (rc < 0)
+        done(rt, RESULT_INTERNAL, -1);
+}
+
+static void go(struct route *rt, const struct acl_verdict *v,
+               const struct dns_result *addrs)
+{
+    if (!v->allow) {
+        done(rt, RESULT_DENIED, -1);
+        return;
+    }
+    if (v->egress) {
+        via_parent(rt, v->egress);
+        return;
+    }
+    rt->info.egress = "direct";
+    snprintf(rt->info.key, sizeof(rt->info.key), "direct %s:%u",
+             rt->target.host, rt->target.port);
+    if (pooled(rt))
+        return;
+    if (direct_start(rt->w, &rt->target, addrs, on_egress, rt,
+                     &rt->dial) < 0)
+        done(rt, RESULT_INTERNAL, -1);
+}
+
+static struct acl_query query_of(const struct route *rt,
+                                 const struct addr *a)
+{
+    return (struct acl_query){.target = &rt->target,
+                              .addr = a,
+                              .user = rt->user,
+                              .listener = rt->listener,
+                              .proto = ACL_TCP};
+}
+
+/* Keep the addresses the rules allow; the first allowed one's verdict
+ * picks the egress. */
+static void decide_addrs(struct route *rt, const struct dns_result *res)
+{
+    struct dns_result ok = {0};
+    struct acl_verdict first = {.allow = false, .rule = -1};
+    for (unsigned i = 0; i < res->n; i++) {
+        struct acl_query q = query_of(rt, &res->addrs[i]);
+        struct acl_verdict v = acl_decide(rt->w->conf, &q);
+        if (!v.allow)
+            continue;
+        if (ok.n == 0)
+            first = v;
+        ok.addrs[ok.n++] = res->addrs[i];
+    }
+    if (ok.n < res->n)
+        log_debug("route: %s: %u of %u addresses denied", rt->target.host,
+                  res->n - ok.n, res->n);
+    go(rt, &first, ok.n ? &ok : NULL);
+}
+
+static void on_resolved(void *ud, int status, const struct dns_result *res)
+{
+    struct route *rt = ud;
+    rt->query = NULL;
+    if (status < 0) {
+        done(rt, RESULT_DNS, -1);
+        return;
+    }
+    decide_addrs(rt, res);
+}
+
+static void on_start(struct loop_defer *d)
+{
+    struct route *rt = d->ud;
+    struct dns_result res;
+    if (!rt->cb)
+        return;
+    const struct conf *c = rt->w->conf;
+    if (!acl_needs_addrs(c, rt->listener, &rt->target)) {
+        struct acl_query q = query_of(rt, NULL);
+        struct acl_verdict v = acl_decide(c, &q);
+        go(rt, &v, NULL);
+        return;
+    }
+    if (dns_cached(rt->w->dns, rt->target.host, &res) == 0) {
+        decide_addrs(rt, &res);
+        return;
+    }
+    if (dns_resolve(rt->w->dns, rt->target.host, on_resolved, rt,
+                    &rt->query) < 0)
+        done(rt, RESULT_INTERNAL, -1);
 }
 
 int route_start(struct worker *w, const struct request *req,
-                const struct target *t, route_fn cb, void *ud,
-                struct route **out)
+                const struct target *t, enum route_kind kind, route_fn cb,
+                void *ud, struct route **out)
 {
     struct route *rt = calloc(1, sizeof(*rt));
     if (!rt)
         return -ENOMEM;
+    rt->w = w;
     rt->cb = cb;
     rt->ud = ud;
-    int rc = direct_start(w, t, on_direct, rt, &rt->dial);
-    if (rc < 0) {
-        free(rt);
-        return rc;
-    }
+    rt->target = *t;
+    memcpy(rt->user, req->user, sizeof(rt->user));
+    rt->listener = req->listener;
+    rt->kind = kind;
+    loop_defer(w->loop, &rt->start, on_start, rt);
     *out = rt;
     return 0;
 }
 
 void route_cancel(struct route *rt)
 {
-    if (!rt)
+    if (!rt || !rt->cb)
         return;
     direct_cancel(rt->dial);
-    free(rt);
+    rt->dial = NULL;
+    upstream_cancel(rt->up);
+    rt->up = NULL;
+    release(rt);
 }

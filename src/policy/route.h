@@ -4,7 +4,9 @@
  * the access rules need its addresses, applies the rules (first match
  * wins; the exit side's own rules, never the client's), picks the egress
  * a rule names (direct, or a parent proxy) and dials.  Front ends call it
- * for CONNECT/SOCKS requests and the HTTP forwarder for each origin. */
+ * for CONNECT/SOCKS requests and the HTTP forwarder for each request; for
+ * the latter an idle pooled connection of the chosen egress is reused
+ * (after the rules allowed the request, never instead of them). */
 #ifndef FERRY_ROUTE_H
 #define FERRY_ROUTE_H
 
@@ -12,28 +14,39 @@
 
 #include "core/request.h"
 #include "core/result.h"
+#include "egress/connpool.h"
 
 struct worker;
 struct route;
 
+enum route_kind {
+    ROUTE_STREAM,     /* a byte stream to the target (CONNECT, SOCKS) */
+    ROUTE_HTTP,       /* HTTP requests for the target: a parent HTTP proxy
+                         is reached plainly and spoken to in absolute-form;
+                         pooled connections are reused */
+    ROUTE_HTTP_FRESH, /* the same, never from the pool (a stale retry) */
+};
+
 /* How the socket reaches the target. */
 struct route_info {
     bool http_proxy;        /* a parent HTTP proxy: send absolute-form */
+    bool reused;            /* taken from the connection pool */
     const char *proxy_auth; /* its "Basic ..." credentials, or NULL */
     const char *egress;     /* egress name for logs ("direct") */
+    char key[CONNPOOL_KEY_MAX]; /* pool key for this way to the target */
 };
 
 /* r == RESULT_OK: fd gives a connected socket (ready for the target's
- * bytes) and info is valid during the call; else fd is -1.  After the
- * callback the route is gone. */
+ * bytes, or for requests when info->http_proxy) and info is valid during
+ * the call; else fd is -1.  After the callback the route is gone. */
 typedef void (*route_fn)(void *ud, enum result r, int fd,
                          const struct route_info *info);
 
 /* Route req towards t (usually &req->target).  Both are copied.  The
  * callback never runs inside this call. */
 int route_start(struct worker *w, const struct request *req,
-                const struct target *t, route_fn cb, void *ud,
-                struct route **out);
+                const struct target *t, enum route_kind kind, route_fn cb,
+                void *ud, struct route **out);
 /* The callback will not run.  NULL is a no-op. */
 void route_cancel(struct route *r);
 

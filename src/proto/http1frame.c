@@ -8,8 +8,12 @@
 static int on_headers_complete(llhttp_t *p)
 {
     struct http1_framer *f = p->data;
-    /* 1 = "this message has no body" (a response to HEAD). */
-    return f->response && f->no_body ? 1 : 0;
+    int status = p->status_code;
+    /* 1 = "this message has no body": a response to HEAD, and 204 and
+     * 304 whatever their Content-Length says (RFC 9112 §6.3). */
+    if (f->response && (f->no_body || status == 204 || status == 304))
+        return 1;
+    return 0;
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -57,7 +61,9 @@ int http1_framer_eof(struct http1_framer *f)
 {
     if (f->done)
         return 0;
-    if (llhttp_finish(&f->parser) != HPE_OK)
+    /* on_message_complete pauses, so a completed finish says PAUSED. */
+    llhttp_errno_t e = llhttp_finish(&f->parser);
+    if (e != HPE_OK && e != HPE_PAUSED)
         return -EBADMSG;
     return f->done ? 0 : -EBADMSG;
 }

@@ -76,8 +76,7 @@ static bool hop_by_hop(const struct http1_header *hs, size_t n,
         "TE",         "Trailer",          "Proxy-Authorization",
         "Proxy-Authenticate", "Upgrade",
     };
-    if (keep_upgrade &&
-        (slice_is(name, "Upgrade") || slice_is(name, "Connection")))
+    if (keep_upgrade && slice_is(name, "Upgrade"))
         return false;
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (slice_is(name, fixed[i]))
@@ -186,6 +185,22 @@ static bool method_is(const struct http1_request_head *h, const char *m)
                                                 h->method.len) == 0;
 }
 
+/* Max-Forwards = 1*DIGIT; anything else is ignored (-1).  Large values
+ * are capped: only "0 or more" matters to a proxy. */
+static int parse_max_forwards(struct http1_slice v)
+{
+    int n = 0;
+    if (v.len == 0)
+        return -1;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9')
+            return -1;
+        if (n < 1000000)
+            n = n * 10 + (v.p[i] - '0');
+    }
+    return n;
+}
+
 static void note_semantics(const struct http1_request_head *h,
                            struct http1fwd_request *r)
 {
@@ -206,14 +221,8 @@ static void note_semantics(const struct http1_request_head *h,
                                        "keep-alive");
     r->max_forwards = -1;
     if ((method_is(h, "OPTIONS") || method_is(h, "TRACE")) &&
-        count(h->headers, h->nheaders, "Max-Forwards", &x) == 1) {
-        int v = 0;
-        for (size_t i = 0; i < x->value.len && v < 1000000; i++)
-            v = x->value.p[i] >= '0' && x->value.p[i] <= '9'
-                    ? v * 10 + (x->value.p[i] - '0')
-                    : -1000000000;
-        r->max_forwards = v < 0 ? -1 : v;
-    }
+        count(h->headers, h->nheaders, "Max-Forwards", &x) == 1)
+        r->max_forwards = parse_max_forwards(x->value);
 }
 
 enum result http1fwd_check_request(const struct http1_request_head *h,
@@ -282,6 +291,16 @@ static void put_fields(struct out *o, const struct http1_header *hs,
     }
 }
 
+/* RFC 9110 §7.6.3: Via names the protocol the message was received
+ * with. */
+static void put_via(struct out *o, int major, int minor)
+{
+    char via[32];
+    snprintf(via, sizeof(via), "Via: %d.%d " HTTP1FWD_VIA_NAME "\r\n",
+             major, minor);
+    puts_(o, via);
+}
+
 static int finish(struct out *o)
 {
     put(o, "\r\n", 2);
@@ -298,9 +317,12 @@ int http1fwd_request_head(const struct http1_request_head *h,
     put(&o, " ", 1);
     if (to_proxy)
         put(&o, h->target.p, h->target.len);
-    else if (r->path.len)
+    else if (r->path.len && r->path.p[0] == '/')
         put(&o, r->path.p, r->path.len);
-    else
+    else if (r->path.len) { /* "http://host?q" -> "/?q" */
+        put(&o, "/", 1);
+        put(&o, r->path.p, r->path.len);
+    } else
         puts_(&o, method_is(h, "OPTIONS") ? "*" : "/");
     puts_(&o, h->minor == 0 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
     put(&o, r->authority.p, r->authority.len);
@@ -317,7 +339,7 @@ int http1fwd_request_head(const struct http1_request_head *h,
         puts_(&o, proxy_auth);
         puts_(&o, "\r\n");
     }
-    puts_(&o, "Via: " HTTP1FWD_VIA "\r\n");
+    put_via(&o, h->major, h->minor);
     return finish(&o);
 }
 
@@ -331,9 +353,11 @@ int http1fwd_response_head(const struct http1_response_head *h, bool close,
     put(&o, h->reason.p, h->reason.len);
     puts_(&o, "\r\n");
     put_fields(&o, h->headers, h->nheaders, h->status == 101, false, NULL);
-    if (close)
+    if (h->status == 101)
+        puts_(&o, "Connection: Upgrade\r\n");
+    else if (close)
         puts_(&o, "Connection: close\r\n");
-    puts_(&o, "Via: " HTTP1FWD_VIA "\r\n");
+    put_via(&o, h->major, h->minor);
     return finish(&o);
 }
 

@@ -17,7 +17,7 @@
 #include "core/result.h"
 #include "proto/http1.h"
 
-#define HTTP1FWD_VIA "1.1 ferry"
+#define HTTP1FWD_VIA_NAME "ferry" /* our pseudonym in Via fields */
 
 struct http1fwd_request {
     struct target origin;    /* host and port of the absolute URI */

@@ -4,6 +4,7 @@
  * Every YAML text is loaded from a copy that ends right before an
  * unmapped page, with no NUL after it, so a read past len faults.  Bad
  * configs pin the exact "NAME:LINE:COL: " and a word of the reason. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,7 +77,7 @@ static const struct bad bad_cases[] = {
      "unknown key \"lisen\" at the top level"},
     {"listeners:\n  - type: mixed\n    lisen: 127.0.0.1:1\n", "t.yaml:3:5: ",
      "unknown key \"lisen\" in listener (expected one of: name, type, "
-     "listen, users, open)"},
+     "listen, users, open, udp_announce)"},
     {"timeouts:\n  conect: 1s\n", "t.yaml:2:3: ",
      "unknown key \"conect\" in timeouts"},
     {"listeners:\n  - {type: http, listen: ':1', users: [{name: a, "
@@ -89,7 +90,7 @@ static const struct bad bad_cases[] = {
      "t.yaml:4:5: ", "missing key \"type\" in listener"},
     {"listeners:\n  - type: http\n    listen: :80\n    users:\n"
      "      - name: alice\n",
-     "t.yaml:5:9: ", "missing key \"password\" in user"},
+     "t.yaml:5:9: ", "user \"alice\" needs a password or a password_hash"},
     /* wrong node kinds */
     {"listeners:\n  type: mixed\n", "t.yaml:2:3: ",
      "listeners must be a list, not a mapping"},
@@ -194,13 +195,438 @@ static const struct bad bad_cases[] = {
      "t.yaml:1:35: ", "nested deeper than 32 levels"},
 };
 
-/* Every case runs and each miss is printed; then the test fails. */
-static void test_bad_configs(void **state)
+/* Rules, egresses, limits, udp_announce and password_hash: each bad
+ * value at its exact node. */
+static const struct bad bad_policy_cases[] = {
+    {"rules:\n"
+     "  - action: allow\n"
+     "    prot: tcp\n",
+     "t.yaml:3:5: ",
+     "unknown key \"prot\" in rule (expected one of: action, via, cidrs, "
+     "domains, ports, users, listeners, protocol)"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"h:1\", pass: x}\n",
+     "t.yaml:2:43: ",
+     "unknown key \"pass\" in egress (expected one of: name, type, address, "
+     "user, password)"},
+    {"limits:\n"
+     "  max_body: 1k\n",
+     "t.yaml:2:3: ",
+     "unknown key \"max_body\" in limits (expected one of: max_head)"},
+    {"rules:\n"
+     "  - via: corp\n",
+     "t.yaml:2:5: ",
+     "missing key \"action\" in rule"},
+    {"egresses:\n"
+     "  - name: a\n"
+     "    type: http\n",
+     "t.yaml:2:5: ",
+     "missing key \"address\" in egress"},
+    {"rules: {action: deny}\n",
+     "t.yaml:1:8: ",
+     "rules must be a list, not a mapping"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: 10.0.0.0/8\n",
+     "t.yaml:3:12: ",
+     "rules[0].cidrs must be a list, not a single value"},
+    {"rules:\n"
+     "  - action: permit\n",
+     "t.yaml:2:13: ",
+     "invalid action \"permit\" (use allow or deny)"},
+    {"egresses:\n"
+     "  - {name: corp, type: http, address: \"p.corp:3128\"}\n"
+     "rules:\n"
+     "  - {action: deny, via: corp}\n",
+     "t.yaml:4:25: ",
+     "via goes with action: allow only"},
+    {"rules:\n"
+     "  - action: allow\n"
+     "    via: nowhere\n",
+     "t.yaml:3:10: ",
+     "unknown egress \"nowhere\" in rules[0].via (define it under egresses, "
+     "or use direct)"},
+    {"rules:\n"
+     "  - action: allow\n"
+     "    protocol: sctp\n",
+     "t.yaml:3:15: ",
+     "invalid protocol \"sctp\" (use tcp or udp)"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: [10.0.0.1/8]\n",
+     "t.yaml:3:13: ",
+     "invalid CIDR \"10.0.0.1/8\" in rules[0].cidrs (host bits are set past "
+     "the prefix length)"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "  - action: deny\n"
+     "    cidrs: [10.0.0.0/8, 10.0.0.0/33]\n",
+     "t.yaml:4:25: ",
+     "invalid CIDR \"10.0.0.0/33\" in rules[1].cidrs (the prefix length "
+     "must be 0 to 32)"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: [\"fd00::/129\"]\n",
+     "t.yaml:3:13: ",
+     "the prefix length must be 0 to 128"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: [\"fd00::1/8\"]\n",
+     "t.yaml:3:13: ",
+     "host bits are set"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: [10.0.0.0/]\n",
+     "t.yaml:3:13: ",
+     "the prefix length must be 0 to 32"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: [10.0.0.0/+8]\n",
+     "t.yaml:3:13: ",
+     "the prefix length must be 0 to 32"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: [example.com]\n",
+     "t.yaml:3:13: ",
+     "invalid CIDR \"example.com\" in rules[0].cidrs (not an IP address or "
+     "network"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: [300.1.1.1]\n",
+     "t.yaml:3:13: ",
+     "not an IP address"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    cidrs: []\n",
+     "t.yaml:3:12: ",
+     "rules[0].cidrs must not be empty (leave the key out to match anything)"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    ports: [0]\n",
+     "t.yaml:3:13: ",
+     "invalid port \"0\" in rules[0].ports (use a port 1-65535 or a range "
+     "like 8000-9000)"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    ports: [80, 65536]\n",
+     "t.yaml:3:17: ",
+     "invalid port \"65536\""},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    ports: [\"9000-8000\"]\n",
+     "t.yaml:3:13: ",
+     "the range is backwards"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    ports: [http]\n",
+     "t.yaml:3:13: ",
+     "invalid port \"http\""},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    ports: [\"80-\"]\n",
+     "t.yaml:3:13: ",
+     "invalid port \"80-\""},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    ports: [\"-80\"]\n",
+     "t.yaml:3:13: ",
+     "invalid port \"-80\""},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    ports: []\n",
+     "t.yaml:3:12: ",
+     "rules[0].ports must not be empty"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [\"*\"]\n",
+     "t.yaml:3:15: ",
+     "invalid domain \"*\" in rules[0].domains (a * may only stand first, "
+     "as in *.example.com)"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [\"*.\"]\n",
+     "t.yaml:3:15: ",
+     "empty name"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [\"foo*.com\"]\n",
+     "t.yaml:3:15: ",
+     "a * may only stand first"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [\"*.*.com\"]\n",
+     "t.yaml:3:15: ",
+     "a * may only stand first"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [a..b]\n",
+     "t.yaml:3:15: ",
+     "an empty label"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [a.b..]\n",
+     "t.yaml:3:15: ",
+     "an empty label"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [.example.com]\n",
+     "t.yaml:3:15: ",
+     "a leading dot"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [\"a b\"]\n",
+     "t.yaml:3:15: ",
+     "a name has only letters"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [1.2.3.4]\n",
+     "t.yaml:3:15: ",
+     "invalid domain \"1.2.3.4\" in rules[0].domains (an IP address is "
+     "never a domain (put it in cidrs))"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [\"::1\"]\n",
+     "t.yaml:3:15: ",
+     "an IP address is never a domain"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaa.com]\n",
+     "t.yaml:3:15: ",
+     "a label is longer than 63"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    domains: [abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.ab"
+     "cdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh."
+     "abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefg"
+     "h.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.abcdefgh.com]\n",
+     "t.yaml:3:15: ",
+     "longer than 253"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    users: [alice, \"a:b\"]\n",
+     "t.yaml:3:20: ",
+     "invalid user \"a:b\" in rules[0].users"},
+    {"rules:\n"
+     "  - action: deny\n"
+     "    users: [\"\"]\n",
+     "t.yaml:3:13: ",
+     "invalid user \"\""},
+    {"listeners:\n"
+     "  - {name: main, type: http, listen: \":80\"}\n"
+     "rules:\n"
+     "  - action: deny\n"
+     "    listeners: [main, nope]\n",
+     "t.yaml:5:23: ",
+     "invalid listener \"nope\" in rules[0].listeners (no listener has this "
+     "name)"},
+    {"egresses:\n"
+     "  - {name: direct, type: http, address: \"h:1\"}\n",
+     "t.yaml:2:12: ",
+     "the egress \"direct\" is built in"},
+    {"egresses:\n"
+     "  - {name: \"\", type: http, address: \"h:1\"}\n",
+     "t.yaml:2:12: ",
+     "egress name must be non-empty"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"h:1\"}\n"
+     "  - {name: a, type: socks5, address: \"h:2\"}\n",
+     "t.yaml:3:12: ",
+     "duplicate egress name \"a\""},
+    {"egresses:\n"
+     "  - {name: a, type: socks, address: \"h:1\"}\n",
+     "t.yaml:2:21: ",
+     "unknown egress type \"socks\" (use http or socks5)"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"p.corp\"}\n",
+     "t.yaml:2:36: ",
+     "invalid egress address \"p.corp\" (use HOST:PORT or [IPv6]:PORT with "
+     "a port 1-65535)"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"p.corp:0\"}\n",
+     "t.yaml:2:36: ",
+     "invalid egress address"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"[::1]\"}\n",
+     "t.yaml:2:36: ",
+     "invalid egress address"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"::1:80\"}\n",
+     "t.yaml:2:36: ",
+     "invalid egress address"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"h:1\", user: bob}\n",
+     "t.yaml:2:49: ",
+     "egress \"a\" needs both user and password, or neither"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"h:1\", password: s3cret}\n",
+     "t.yaml:2:53: ",
+     "needs both user and password"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"h:1\", user: \"b:c\", password: "
+     "x}\n",
+     "t.yaml:2:49: ",
+     "egress user must be 1 to 255 printable characters"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"h:1\", user: b, password: \"\"}\n",
+     "t.yaml:2:62: ",
+     "egress password must be 1 to 255 bytes"},
+    {"egresses:\n"
+     "  - {name: a, type: http, address: \"h:1\", user: b, password: "
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx}\n",
+     "t.yaml:2:62: ",
+     "egress password must be 1 to 255 bytes"},
+    {"limits:\n"
+     "  max_head: 512\n",
+     "t.yaml:2:13: ",
+     "limits.max_head must be 1k to 64k bytes (e.g. 16k or 16384), not "
+     "\"512\""},
+    {"limits:\n"
+     "  max_head: 65k\n",
+     "t.yaml:2:13: ",
+     "limits.max_head must be 1k to 64k"},
+    {"limits:\n"
+     "  max_head: 65537\n",
+     "t.yaml:2:13: ",
+     "limits.max_head must be 1k to 64k"},
+    {"limits:\n"
+     "  max_head: 16m\n",
+     "t.yaml:2:13: ",
+     "limits.max_head must be 1k to 64k"},
+    {"limits:\n"
+     "  max_head: k\n",
+     "t.yaml:2:13: ",
+     "limits.max_head must be 1k to 64k"},
+    {"limits:\n"
+     "  max_head: 99999999999999999999k\n",
+     "t.yaml:2:13: ",
+     "limits.max_head must be 1k to 64k"},
+    {"limits:\n"
+     "  max_head: -16k\n",
+     "t.yaml:2:13: ",
+     "limits.max_head must be 1k to 64k"},
+    {"listeners:\n"
+     "  - {type: socks, listen: \":1080\", udp_announce: ex.com}\n",
+     "t.yaml:2:50: ",
+     "invalid udp_announce \"ex.com\" (it must be a numeric IP address, "
+     "without a port)"},
+    {"listeners:\n"
+     "  - {type: socks, listen: \":1080\", udp_announce: \"1.2.3.4:5\"}\n",
+     "t.yaml:2:50: ",
+     "invalid udp_announce"},
+    {"listeners:\n"
+     "  - {type: socks, listen: \":1080\", udp_announce: 0.0.0.0}\n",
+     "t.yaml:2:50: ",
+     "clients cannot send to 0.0.0.0 or ::"},
+    {"listeners:\n"
+     "  - {type: socks, listen: \":1080\", udp_announce: \"::\"}\n",
+     "t.yaml:2:50: ",
+     "clients cannot send to 0.0.0.0 or ::"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password: x\n"
+     "        password_hash: "
+     "\"$y$j9T$1j8JIDIOszaiiBi3aDFQ8/$5zTCHqIKZq7ORi8lUqvhzm7a4q7./rgb4RTNLV"
+     "L8Mq6\"\n",
+     "t.yaml:7:24: ",
+     "user \"alice\" has both password and password_hash (give one)"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: \"$1$UOhXhI8J$/8JKKsXwKUfU/gX4UueW6/\"\n",
+     "t.yaml:6:24: ",
+     "invalid password_hash for user \"alice\" (a weak legacy method: use "
+     "yescrypt ($y$), SHA-512 ($6$) or bcrypt ($2b$))"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: s3cret\n",
+     "t.yaml:6:24: ",
+     "invalid password_hash for user \"alice\" (not a crypt(3) hash"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: \"$y$j9T$1j8JIDIOszaiiBi3aDFQ8/\"\n",
+     "t.yaml:6:24: ",
+     "incomplete"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: "
+     "\"$y$j9T$1j8JIDIOszaiiBi3aDFQ8/$5zTCHqIKZq7ORi8lUqvhzm7a4q7./rgb4RTNLV"
+     "L8Mq\"\n",
+     "t.yaml:6:24: ",
+     "incomplete"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: \"$y$\"\n",
+     "t.yaml:6:24: ",
+     "incomplete"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: \"\"\n",
+     "t.yaml:6:24: ",
+     "not a crypt(3) hash"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: \"*0\"\n",
+     "t.yaml:6:24: ",
+     "not a crypt(3) hash"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: \"$zz$abc$def\"\n",
+     "t.yaml:6:24: ",
+     "not a crypt(3) hash"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - name: alice\n"
+     "        password_hash: \"$y$j9T$1j8JIDIOszaii "
+     "i3aDFQ8/$5zTCHqIKZq7ORi8lUqvhzm7a4q7./rgb4RTNLVL8Mq6\"\n",
+     "t.yaml:6:24: ",
+     "not a crypt(3) hash"},
+    {"listeners:\n"
+     "  - type: http\n"
+     "    listen: :80\n"
+     "    users:\n"
+     "      - {name: \"-\", password: x}\n",
+     "t.yaml:5:16: ",
+     "the user name \"-\" is reserved (in rules it means no user)"},
+};
+
+/* Every case runs and each miss is printed; 0 when all passed. */
+static int run_bad(const struct bad *cases, size_t n)
 {
-    (void)state;
     int missed = 0;
-    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-        const struct bad *b = &bad_cases[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct bad *b = &cases[i];
         struct conf *c = (struct conf *)1;
         char err[512] = "";
         int rc = load(b->yaml, &c, err, sizeof(err));
@@ -213,7 +639,24 @@ static void test_bad_configs(void **state)
         print_error("bad case %zu: rc %d err \"%s\"\n", i, rc, err);
         missed++;
     }
-    assert_int_equal(missed, 0);
+    return missed;
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    assert_int_equal(run_bad(bad_cases, sizeof(bad_cases) /
+                                            sizeof(bad_cases[0])),
+                     0);
+}
+
+static void test_bad_policy_configs(void **state)
+{
+    (void)state;
+    assert_int_equal(run_bad(bad_policy_cases,
+                             sizeof(bad_policy_cases) /
+                                 sizeof(bad_policy_cases[0])),
+                     0);
 }
 
 /* The password never shows, even when its own node is at fault. */
@@ -227,7 +670,8 @@ static void test_bad_config_hides_password(void **state)
     char err[512];
     assert_int_equal(load(yaml, &c, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "t.yaml:5:41: unknown key \"x\" in user "
-                             "(expected one of: name, password)");
+                             "(expected one of: name, password, "
+                             "password_hash)");
 }
 
 /* A short err buffer is cut, never overrun. */
@@ -342,6 +786,12 @@ static void assert_defaults(const struct conf *c)
     assert_int_equal(c->dns.n_servers, 0);
     assert_null(c->dns.servers);
     assert_int_equal(c->dns.cache_size, 1024);
+    assert_int_equal(c->max_head, 16384);
+    assert_int_equal(c->n_egresses, 0);
+    assert_null(c->egresses);
+    assert_int_equal(c->n_rules, 0);
+    assert_null(c->rules);
+    assert_false(c->has_rules);
 }
 
 /* Texts that leave every default in place and have no listeners. */
@@ -394,6 +844,209 @@ static void test_scalar_forms(void **state)
     assert_string_equal(c->listeners[0].name, "a b");
     assert_string_equal(fmt_addr(&c->listeners[0].addr), "127.0.0.1:8080");
     conf_free(c);
+}
+
+/* ---- rules, egresses, limits ---------------------------------------- */
+
+#define YESCRYPT                                                           \
+    "$y$j9T$1j8JIDIOszaiiBi3aDFQ8/$5zTCHqIKZq7ORi8lUqvhzm7a4q7./rgb4RTNLVL8" \
+    "Mq6"
+#define SHA512CRYPT                                                        \
+    "$6$LsdrSX3lWYUdvpDp$VXmTHY5xGVnMCG6h49E1YkJTAM/4uJzMuOao1itXfy/Eu.qIOy" \
+    "HiDO6sv4.4y53p0kYllv425Jz18KOtph9QF1"
+
+static const char policy_yaml[] =
+    "limits:\n"
+    "  max_head: 32k\n"
+    "rules:                         # before the listeners it names\n"
+    "  - action: deny\n"
+    "    cidrs: [10.0.0.0/8, 'fd00::/8', 192.168.1.7, 0.0.0.0/0, '::/0',\n"
+    "            '::ffff:172.16.0.0/108', '2001:db8::1', '1.2.3.4/32']\n"
+    "  - action: allow\n"
+    "    via: corp\n"
+    "    domains: [Example.COM., '*.corp.example', a-b_c.d]\n"
+    "    ports: [80, 443, '8000-9000', '1-65535']\n"
+    "    users: [alice, '-']\n"
+    "    listeners: [local, main]\n"
+    "    protocol: tcp\n"
+    "  - {action: allow, via: direct, protocol: udp}\n"
+    "  - {action: allow, via: tor}\n"
+    "  - action: deny\n"
+    "listeners:\n"
+    "  - name: main\n"
+    "    type: socks\n"
+    "    listen: 0.0.0.0:1080\n"
+    "    udp_announce: 203.0.113.7\n"
+    "    users:\n"
+    "      - name: alice\n"
+    "        password_hash: '" YESCRYPT "'\n"
+    "      - {name: bob, password: x}\n"
+    "      - {name: carol, password_hash: \"" SHA512CRYPT "\"}\n"
+    "  - name: local\n"
+    "    type: http\n"
+    "    listen: :3128\n"
+    "    udp_announce: '2001:db8::7'\n"
+    "egresses:\n"
+    "  - name: corp\n"
+    "    type: http\n"
+    "    address: proxy.corp:3128\n"
+    "    user: bob\n"
+    "    password: s3cret\n"
+    "  - {name: tor, type: socks5, address: '[::1]:9050'}\n";
+
+static const char *fmt_cidr(const struct pattern_cidr *c)
+{
+    static char buf[INET6_ADDRSTRLEN + 8];
+    char ip[INET6_ADDRSTRLEN];
+    assert_non_null(inet_ntop(c->v6 ? AF_INET6 : AF_INET, c->bytes, ip,
+                              sizeof(ip)));
+    snprintf(buf, sizeof(buf), "%s/%u", ip, c->prefix);
+    return buf;
+}
+
+static void check_policy_listeners(const struct conf *c)
+{
+    const struct conf_listener *l = &c->listeners[0];
+    assert_int_equal(c->n_listeners, 2);
+    assert_string_equal(fmt_addr(&l->udp_announce), "203.0.113.7:0");
+    assert_int_equal(l->n_users, 3);
+    assert_null(l->users[0].password);
+    assert_string_equal(l->users[0].password_hash, YESCRYPT);
+    assert_string_equal(l->users[1].password, "x");
+    assert_null(l->users[1].password_hash);
+    assert_string_equal(l->users[2].password_hash, SHA512CRYPT);
+    assert_string_equal(fmt_addr(&c->listeners[1].udp_announce),
+                        "[2001:db8::7]:0");
+}
+
+static void check_policy_egresses(const struct conf *c)
+{
+    char buf[ADDR_STRLEN + TARGET_HOST_MAX];
+    const struct conf_egress *e = &c->egresses[0];
+    assert_int_equal(c->n_egresses, 2);
+    assert_string_equal(e->name, "corp");
+    assert_int_equal(e->type, CONF_EGRESS_HTTP);
+    assert_int_equal(e->server.kind, TARGET_NAME);
+    assert_string_equal(target_format(&e->server, buf, sizeof(buf)),
+                        "proxy.corp:3128");
+    assert_string_equal(e->user, "bob");
+    assert_string_equal(e->password, "s3cret");
+    e = &c->egresses[1];
+    assert_string_equal(e->name, "tor");
+    assert_int_equal(e->type, CONF_EGRESS_SOCKS5);
+    assert_int_equal(e->server.kind, TARGET_IP);
+    assert_string_equal(fmt_addr(&e->server.ip), "[::1]:9050");
+    assert_null(e->user);
+    assert_null(e->password);
+}
+
+static void check_policy_rule0(const struct conf_rule *r)
+{
+    static const char *const want[] = {
+        "10.0.0.0/8",  "fd00::/8",      "192.168.1.7/32", "0.0.0.0/0",
+        "::/0",        "172.16.0.0/12", "2001:db8::1/128", "1.2.3.4/32",
+    };
+    assert_false(r->allow);
+    assert_int_equal(r->egress, -1);
+    assert_int_equal(r->n_cidrs, 8);
+    for (unsigned i = 0; i < 8; i++)
+        assert_string_equal(fmt_cidr(&r->cidrs[i]), want[i]);
+    assert_false(r->cidrs[0].v6);
+    assert_true(r->cidrs[1].v6);
+    assert_false(r->cidrs[5].v6); /* the mapped form is IPv4 */
+    assert_int_equal(r->n_domains + r->n_ports + r->n_users +
+                         r->n_listeners,
+                     0);
+    assert_int_equal(r->proto, CONF_PROTO_ANY);
+}
+
+static void check_policy_rule1(const struct conf_rule *r)
+{
+    assert_true(r->allow);
+    assert_int_equal(r->egress, 0);
+    assert_int_equal(r->n_cidrs, 0);
+    assert_int_equal(r->n_domains, 3);
+    assert_string_equal(r->domains[0].name, "example.com");
+    assert_int_equal(r->domains[0].len, 11);
+    assert_false(r->domains[0].suffix);
+    assert_string_equal(r->domains[1].name, ".corp.example");
+    assert_true(r->domains[1].suffix);
+    assert_string_equal(r->domains[2].name, "a-b_c.d");
+    assert_int_equal(r->n_ports, 4);
+    assert_int_equal(r->ports[0].lo, 80);
+    assert_int_equal(r->ports[0].hi, 80);
+    assert_int_equal(r->ports[1].lo, 443);
+    assert_int_equal(r->ports[2].lo, 8000);
+    assert_int_equal(r->ports[2].hi, 9000);
+    assert_int_equal(r->ports[3].lo, 1);
+    assert_int_equal(r->ports[3].hi, 65535);
+    assert_int_equal(r->n_users, 2);
+    assert_string_equal(r->users[0], "alice");
+    assert_string_equal(r->users[1], ""); /* "-": not authenticated */
+    assert_int_equal(r->n_listeners, 2);
+    assert_int_equal(r->listeners[0], 1);
+    assert_int_equal(r->listeners[1], 0);
+    assert_int_equal(r->proto, CONF_PROTO_TCP);
+}
+
+static void test_policy_config(void **state)
+{
+    (void)state;
+    struct conf *c = NULL;
+    char err[256] = "";
+    int rc = load(policy_yaml, &c, err, sizeof(err));
+    if (rc != 0)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->max_head, 32 * 1024);
+    check_policy_listeners(c);
+    check_policy_egresses(c);
+    assert_true(c->has_rules);
+    assert_int_equal(c->n_rules, 5);
+    check_policy_rule0(&c->rules[0]);
+    check_policy_rule1(&c->rules[1]);
+    assert_true(c->rules[2].allow);
+    assert_int_equal(c->rules[2].egress, -1); /* via: direct */
+    assert_int_equal(c->rules[2].proto, CONF_PROTO_UDP);
+    assert_int_equal(c->rules[3].egress, 1);
+    assert_int_equal(c->rules[3].proto, CONF_PROTO_ANY);
+    assert_false(c->rules[4].allow);
+    assert_int_equal(c->rules[4].n_cidrs + c->rules[4].n_domains +
+                         c->rules[4].n_ports + c->rules[4].n_users +
+                         c->rules[4].n_listeners,
+                     0);
+    conf_free(c);
+}
+
+/* "rules: []" is there (the guard is off) but has no rule. */
+static void test_empty_rules(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        bool has_rules;
+        uint32_t max_head;
+    } cases[] = {
+        {"rules: []\n", true, 16384},
+        {"egresses: []\nlimits: {}\n", false, 16384},
+        {"limits: {max_head: 1k}\n", false, 1024},
+        {"limits: {max_head: 64k}\n", false, 65536},
+        {"limits: {max_head: 2K}\n", false, 2048},
+        {"limits: {max_head: 16384}\n", false, 16384},
+        {"limits: {max_head: '01024'}\n", false, 1024},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct conf *c = NULL;
+        char err[256] = "";
+        if (load(cases[i].yaml, &c, err, sizeof(err)) != 0)
+            print_error("case %zu: %s\n", i, err);
+        assert_non_null(c);
+        assert_int_equal(c->has_rules, cases[i].has_rules);
+        assert_int_equal(c->n_rules, 0);
+        assert_int_equal(c->n_egresses, 0);
+        assert_int_equal(c->max_head, cases[i].max_head);
+        conf_free(c);
+    }
 }
 
 static void test_default_yaml(void **state)
@@ -552,6 +1205,9 @@ static const struct url_bad url_bad[] = {
     {"socks5://a%3Ab:s3cret@1.2.3.4:1",
      "invalid listener URL \"socks5://***@1.2.3.4:1\": the user name must "
      "be non-empty, printable and without ':'"},
+    {"socks5://-:s3cret@1.2.3.4:1",
+     "invalid listener URL \"socks5://***@1.2.3.4:1\": the user name "
+     "\"-\" is reserved (in rules it means no user)"},
     {"socks5://alice:@1.2.3.4:1",
      "invalid listener URL \"socks5://***@1.2.3.4:1\": empty password"},
     {"http://1.2.3.4:80/path",
@@ -641,12 +1297,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_bad_policy_configs),
         cmocka_unit_test(test_bad_config_hides_password),
         cmocka_unit_test(test_short_err_buffer),
         cmocka_unit_test(test_full_config),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_scalar_forms),
         cmocka_unit_test(test_default_yaml),
+        cmocka_unit_test(test_policy_config),
+        cmocka_unit_test(test_empty_rules),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_url_good),

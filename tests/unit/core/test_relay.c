@@ -39,7 +39,7 @@ static int setup(void **state)
     pair(&rig.client, &rig.a);
     pair(&rig.b, &rig.server);
     assert_int_equal(pipepool_new(&rig.pipes, 4, 0), 0);
-    assert_int_equal(bufpool_new(&rig.bufs, 4), 0);
+    assert_int_equal(bufpool_new(&rig.bufs, 4, BUFPOOL_SIZE), 0);
     relay_init(&rig.r, rig.a, rig.b, rig.pipes, rig.bufs);
     *state = &rig;
     return 0;
