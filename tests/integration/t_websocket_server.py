@@ -1,7 +1,7 @@
 """t_websocket_server: a WebSocket echo origin for t_websocket.sh.
 
-Runs under Debian's python3 with python3-websockets (the legacy asyncio
-API of websockets 10.x, which is also in 11 and 12).  Listens on
+Runs under Debian's python3 with python3-websockets (10.4 in Debian 12;
+the handler also copes with the request object of websockets 14+).  Listens on
 127.0.0.1, prints "PORT n", then for each connection:
   * logs "CONN path=... via=..." (the handshake as the origin saw it);
   * sends one text message "hello <path>" at once, so the first frame can
@@ -18,9 +18,14 @@ import websockets
 
 
 async def echo(ws):
-    via = ws.request_headers.get("Via", "-")
-    print(f"CONN path={ws.path} via={via}", file=sys.stderr, flush=True)
-    await ws.send(f"hello {ws.path}")
+    # websockets <= 13 (legacy API): ws.path, ws.request_headers;
+    # 14 and later: ws.request.path, ws.request.headers
+    req = getattr(ws, "request", None)
+    path = req.path if req is not None else ws.path
+    headers = req.headers if req is not None else ws.request_headers
+    via = headers.get("Via", "-")
+    print(f"CONN path={path} via={via}", file=sys.stderr, flush=True)
+    await ws.send(f"hello {path}")
     async for msg in ws:
         await ws.send(msg)
 
