@@ -189,20 +189,6 @@ static const cyaml_schema_value_t top_schema = {
 
 /* ---- Errors ---- */
 
-static int fail(const struct confload *ld, const char *path,
-                const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* confload_vfail: "NAME:LINE:COL: reason" at the node at path. */
-static int fail(const struct confload *ld, const char *path,
-                const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = confload_vfail(ld, path, key, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
 /* ---- Checks shared by YAML, URLs and the command line ---- */
 
@@ -333,7 +319,7 @@ static int conv_workers(const struct confload *ld, const struct raw_conf *r,
     if (!r->workers)
         return 0;
     if (*r->workers < 0 || *r->workers > CONF_WORKERS_MAX)
-        return fail(ld, "workers", NULL,
+        return confload_fail(ld, "workers", NULL,
                     "workers must be between 0 (one per CPU) and %d, "
                     "not %lld",
                     CONF_WORKERS_MAX, (long long)*r->workers);
@@ -352,7 +338,7 @@ static int conv_log(const struct confload *ld, const struct raw_log *r,
         while (i < 4 && strcmp(r->level, levels[i]) != 0)
             i++;
         if (i == 4)
-            return fail(ld, "log.level", NULL,
+            return confload_fail(ld, "log.level", NULL,
                         "invalid log level \"%.60s\" for log.level "
                         "(use error, warn, info or debug)",
                         r->level);
@@ -361,7 +347,7 @@ static int conv_log(const struct confload *ld, const struct raw_log *r,
     if (!r->access)
         return 0;
     if (r->access[0] == '\0')
-        return fail(ld, "log.access", NULL,
+        return confload_fail(ld, "log.access", NULL,
                     "log.access must not be empty "
                     "(use stderr, stdout, off or a file path)");
     char *s = strdup(r->access);
@@ -382,12 +368,12 @@ static int conv_duration(const struct confload *ld, const char *key,
     snprintf(path, sizeof(path), "timeouts.%s", key);
     rc = duration_parse(s, ms);
     if (rc == -ERANGE)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "duration \"%.60s\" for %s is out of range "
                     "(more than 0, at most 49 days)",
                     s, path);
     if (rc < 0)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "invalid duration \"%.60s\" for %s "
                     "(use 500ms, 10s, 5m, 1h)",
                     s, path);
@@ -425,13 +411,13 @@ static int conv_dns(const struct confload *ld, const struct raw_dns *r,
         const char *why = parse_dns_server(r->servers[i], &a);
         snprintf(path, sizeof(path), "dns.servers[%u]", i);
         if (why)
-            return fail(ld, path, NULL, "invalid DNS server \"%.60s\" (%s)",
+            return confload_fail(ld, path, NULL, "invalid DNS server \"%.60s\" (%s)",
                         r->servers[i], why);
         if (append_dns(c, &a) < 0)
             return -ENOMEM;
     }
     if (r->cache_size && (*r->cache_size < 0 || *r->cache_size > UINT32_MAX))
-        return fail(ld, "dns.cache_size", NULL,
+        return confload_fail(ld, "dns.cache_size", NULL,
                     "dns.cache_size must be between 0 (no cache) and %lu, "
                     "not %lld",
                     (unsigned long)UINT32_MAX, (long long)*r->cache_size);
@@ -485,22 +471,22 @@ static int check_secret(const struct confload *ld, const char *upath,
     char path[112];
     const char *why;
     if (!r->password && !r->password_hash)
-        return fail(ld, upath, NULL,
+        return confload_fail(ld, upath, NULL,
                     "user \"%.60s\" needs a password or a password_hash",
                     r->name);
     snprintf(path, sizeof(path), "%s.%s", upath,
              r->password_hash ? "password_hash" : "password");
     if (r->password && r->password_hash)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "user \"%.60s\" has both password and password_hash "
                     "(give one)",
                     r->name);
     if (r->password && r->password[0] == '\0')
-        return fail(ld, path, NULL, "empty password for user \"%.60s\"",
+        return confload_fail(ld, path, NULL, "empty password for user \"%.60s\"",
                     r->name);
     why = r->password_hash ? hash_check(r->password_hash) : NULL;
     if (why)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "invalid password_hash for user \"%.60s\" (%s)",
                     r->name, why);
     return 0;
@@ -514,16 +500,16 @@ static int conv_user(const struct confload *ld, const char *lpath,
     struct conf_user *u = &l->users[i];
     snprintf(path, sizeof(path), "%s.users[%u].name", lpath, i);
     if (!confload_user_ok(r->name))
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "user name must be non-empty, printable and "
                     "without ':'");
     if (strcmp(r->name, "-") == 0)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "the user name \"-\" is reserved (in rules it means "
                     "no user)");
     for (unsigned j = 0; j < i; j++)
         if (strcmp(l->users[j].name, r->name) == 0)
-            return fail(ld, path, NULL, "duplicate user \"%.60s\"",
+            return confload_fail(ld, path, NULL, "duplicate user \"%.60s\"",
                         r->name);
     snprintf(path, sizeof(path), "%s.users[%u]", lpath, i);
     int rc = check_secret(ld, path, r);
@@ -546,7 +532,7 @@ static int conv_users(const struct confload *ld, const char *lpath,
     snprintf(path, sizeof(path), "%s.users", lpath);
     if (r->users_count == 0) {
         if (yamlpos_find(ld->pos, path, NULL, &nd))
-            return fail(ld, path, NULL,
+            return confload_fail(ld, path, NULL,
                         "users must not be empty (leave the key out to "
                         "let anyone in)");
         return 0;
@@ -568,7 +554,7 @@ static int conv_name(const struct confload *ld, const char *lpath,
     char path[64];
     snprintf(path, sizeof(path), "%s.name", lpath);
     if (r->name && (r->name[0] == '\0' || !confload_printable(r->name)))
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "listener name must be non-empty and printable");
     l->name = r->name ? strdup(r->name) : default_name(l->type, r->listen);
     return l->name ? 0 : -ENOMEM;
@@ -598,7 +584,7 @@ static int conv_announce(const struct confload *ld, const char *lpath,
     why = parse_announce(r->udp_announce, &l->udp_announce);
     if (why) {
         memset(&l->udp_announce, 0, sizeof(l->udp_announce));
-        return fail(ld, path, NULL, "invalid udp_announce \"%.60s\" (%s)",
+        return confload_fail(ld, path, NULL, "invalid udp_announce \"%.60s\" (%s)",
                     r->udp_announce, why);
     }
     return 0;
@@ -612,14 +598,14 @@ static int conv_listener_fields(const struct confload *ld, const char *lpath,
     const char *why;
     snprintf(path, sizeof(path), "%s.type", lpath);
     if (!parse_type(r->type, &l->type))
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "unknown listener type \"%.60s\" "
                     "(use http, socks or mixed)",
                     r->type);
     snprintf(path, sizeof(path), "%s.listen", lpath);
     why = parse_listen(r->listen, &l->addr);
     if (why)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "invalid listen address \"%.60s\" for %s (%s)",
                     r->listen, path, why);
     int rc = conv_name(ld, lpath, r, l);
@@ -629,7 +615,7 @@ static int conv_listener_fields(const struct confload *ld, const char *lpath,
         rc = conv_announce(ld, lpath, r, l);
     l->open = r->open;
     if (rc == 0 && conf_listener_exposed(l))
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "listener on non-loopback address \"%.60s\" without "
                     "users: add users, or set open: true to serve anyone "
                     "who can reach it",
@@ -650,9 +636,9 @@ static int conv_listener(const struct confload *ld,
     if (rc == 0 && (o = clash(c, &l, &by_name))) {
         snprintf(path, sizeof(path), "%s.%s", lpath,
                  by_name ? "name" : "listen");
-        rc = by_name ? fail(ld, path, NULL,
+        rc = by_name ? confload_fail(ld, path, NULL,
                             "duplicate listener name \"%.60s\"", l.name)
-                     : fail(ld, path, NULL,
+                     : confload_fail(ld, path, NULL,
                             "listen address \"%.60s\" is already used by "
                             "listener \"%.60s\"",
                             r->listen, o->name);
@@ -691,7 +677,7 @@ static int conv_limits(const struct confload *ld, const struct raw_limits *r,
         return 0;
     if (parse_size(r->max_head, &n) < 0 || n < CONF_MAX_HEAD_MIN ||
         n > CONF_MAX_HEAD_MAX)
-        return fail(ld, "limits.max_head", NULL,
+        return confload_fail(ld, "limits.max_head", NULL,
                     "limits.max_head must be 1k to 64k bytes (e.g. 16k or "
                     "16384), not \"%.60s\"",
                     r->max_head);
@@ -745,7 +731,7 @@ static int load_yaml(const struct confload *ld, const char *yaml, size_t len,
         return -ENOMEM;
     if (err != CYAML_OK) {
         cyerr_finish(&e, err, &top_schema, ld->pos);
-        return fail(ld, e.path, e.kind == CYERR_UNKNOWN_KEY ? e.arg : NULL,
+        return confload_fail(ld, e.path, e.kind == CYERR_UNKNOWN_KEY ? e.arg : NULL,
                     "%s", e.why);
     }
     int rc = convert(ld, raw, c);

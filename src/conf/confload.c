@@ -59,3 +59,13 @@ void confload_free_secret(char *s)
         explicit_bzero(s, strlen(s));
     free(s);
 }
+
+int confload_fail(const struct confload *ld, const char *path,
+                  const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = confload_vfail(ld, path, key, fmt, ap);
+    va_end(ap);
+    return rc;
+}

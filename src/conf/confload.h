@@ -28,10 +28,14 @@ void confload_err(char *err, size_t errlen, const char *fmt, ...)
 /* Set ld->err to "NAME:LINE:COL: reason" at the node at path (at the
  * entry key of the mapping at path when key is given; at the nearest
  * ancestor when the node was left out), reason being fmt with ap, and
- * return -EINVAL.  Each file wraps it as its own fail(). */
+ * return -EINVAL. */
 int confload_vfail(const struct confload *ld, const char *path,
                    const char *key, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
+/* The same with the reason's arguments inline. */
+int confload_fail(const struct confload *ld, const char *path,
+                  const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* No control characters. */
 bool confload_printable(const char *s);

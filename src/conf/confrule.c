@@ -53,20 +53,6 @@ const cyaml_schema_value_t confrule_rule_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_rule, rule_fields),
 };
 
-static int fail(const struct confload *ld, const char *path,
-                const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* confload_vfail: "NAME:LINE:COL: reason" at the node at path. */
-static int fail(const struct confload *ld, const char *path,
-                const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = confload_vfail(ld, path, key, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
 /* ---- Egresses ---- */
 
@@ -85,15 +71,15 @@ static int egress_name(const struct confload *ld, const char *epath,
     char path[48];
     snprintf(path, sizeof(path), "%s.name", epath);
     if (r->name[0] == '\0' || !confload_printable(r->name))
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "egress name must be non-empty and printable");
     if (strcmp(r->name, "direct") == 0)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "the egress \"direct\" is built in (it means no "
                     "egress): pick another name");
     for (unsigned j = 0; j < i; j++)
         if (strcmp(c->egresses[j].name, r->name) == 0)
-            return fail(ld, path, NULL, "duplicate egress name \"%.60s\"",
+            return confload_fail(ld, path, NULL, "duplicate egress name \"%.60s\"",
                         r->name);
     c->egresses[i].name = strdup(r->name);
     return c->egresses[i].name ? 0 : -ENOMEM;
@@ -107,7 +93,7 @@ static int egress_auth(const struct confload *ld, const char *epath,
     if (!r->user != !r->password) {
         snprintf(path, sizeof(path), "%s.%s", epath,
                  r->user ? "user" : "password");
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "egress \"%.60s\" needs both user and password, or "
                     "neither",
                     r->name);
@@ -116,12 +102,12 @@ static int egress_auth(const struct confload *ld, const char *epath,
         return 0;
     snprintf(path, sizeof(path), "%s.user", epath);
     if (!confload_user_ok(r->user) || strlen(r->user) > SECRET_MAX)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "egress user must be 1 to 255 printable characters, "
                     "without ':'");
     snprintf(path, sizeof(path), "%s.password", epath);
     if (r->password[0] == '\0' || strlen(r->password) > SECRET_MAX)
-        return fail(ld, path, NULL, "egress password must be 1 to 255 bytes");
+        return confload_fail(ld, path, NULL, "egress password must be 1 to 255 bytes");
     e->user = strdup(r->user);
     e->password = strdup(r->password);
     return e->user && e->password ? 0 : -ENOMEM;
@@ -143,12 +129,12 @@ static int conv_egress(const struct confload *ld, const struct raw_egress *r,
     else if (strcmp(r->type, "socks5") == 0)
         e->type = CONF_EGRESS_SOCKS5;
     else
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "unknown egress type \"%.60s\" (use http or socks5)",
                     r->type);
     snprintf(path, sizeof(path), "%s.address", epath);
     if (target_parse(&e->server, r->address, strlen(r->address), 0) < 0)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "invalid egress address \"%.60s\" (use HOST:PORT or "
                     "[IPv6]:PORT with a port 1-65535)",
                     r->address);
@@ -261,7 +247,7 @@ static int conv_list(const struct confload *ld, const char *rpath,
     snprintf(path, sizeof(path), "%s.%s", rpath, k->key);
     if (n == 0)
         return yamlpos_find(ld->pos, path, NULL, &nd)
-                   ? fail(ld, path, NULL,
+                   ? confload_fail(ld, path, NULL,
                           "%s must not be empty (leave the key out to "
                           "match anything)",
                           path)
@@ -276,7 +262,7 @@ static int conv_list(const struct confload *ld, const char *rpath,
             return -ENOMEM;
         snprintf(ipath, sizeof(ipath), "%s[%u]", path, i);
         if (why)
-            return fail(ld, ipath, NULL, "invalid %s \"%.60s\" in %s (%s)",
+            return confload_fail(ld, ipath, NULL, "invalid %s \"%.60s\" in %s (%s)",
                         k->what, items[i], path, why);
         *n_out = i + 1;
     }
@@ -319,7 +305,7 @@ static int conv_via(const struct confload *ld, const char *rpath,
         return 0;
     snprintf(path, sizeof(path), "%s.via", rpath);
     if (!rule->allow)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "via goes with action: allow only (a denied request "
                     "goes nowhere)");
     if (strcmp(r->via, "direct") == 0)
@@ -329,7 +315,7 @@ static int conv_via(const struct confload *ld, const char *rpath,
             rule->egress = (int)i;
             return 0;
         }
-    return fail(ld, path, NULL,
+    return confload_fail(ld, path, NULL,
                 "unknown egress \"%.60s\" in %s (define it under "
                 "egresses, or use direct)",
                 r->via, path);
@@ -345,7 +331,7 @@ static int conv_rule(const struct confload *ld, const struct raw_rule *r,
     snprintf(rpath, sizeof(rpath), "rules[%u]", i);
     snprintf(path, sizeof(path), "%s.action", rpath);
     if (strcmp(r->action, "allow") != 0 && strcmp(r->action, "deny") != 0)
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "invalid action \"%.60s\" (use allow or deny)",
                     r->action);
     rule->allow = r->action[0] == 'a';
@@ -357,7 +343,7 @@ static int conv_rule(const struct confload *ld, const struct raw_rule *r,
     else if (strcmp(r->protocol, "udp") == 0)
         rule->proto = CONF_PROTO_UDP;
     else
-        return fail(ld, path, NULL,
+        return confload_fail(ld, path, NULL,
                     "invalid protocol \"%.60s\" (use tcp or udp)",
                     r->protocol);
     int rc = conv_via(ld, rpath, r, c, rule);

@@ -109,10 +109,9 @@ static int legacy_ipv4(struct addr *a, const char *host, uint16_t port)
     return 0;
 }
 
-/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes plain IPv4. */
-static void unmap_v4(struct addr *a)
+void addr_unmap_v4(struct addr *a)
 {
-    if (a->u.sa.sa_family != AF_INET6 ||
+    if (a->len == 0 || a->u.sa.sa_family != AF_INET6 ||
         !IN6_IS_ADDR_V4MAPPED(&a->u.in6.sin6_addr))
         return;
     struct sockaddr_in in = {.sin_family = AF_INET,
@@ -145,7 +144,7 @@ int target_set_host(struct target *t, const char *host, size_t len,
     struct addr ip;
     if (addr_from_ip(&ip, t->host, port) == 0 ||
         legacy_ipv4(&ip, t->host, port) == 0) {
-        unmap_v4(&ip);
+        addr_unmap_v4(&ip);
         target_set_addr(t, &ip);
         return 0;
     }

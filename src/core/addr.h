@@ -46,6 +46,9 @@ char *addr_format(const struct addr *a, char *out, size_t cap);
 /* Just the IP text, no port or brackets. */
 char *addr_format_ip(const struct addr *a, char *out, size_t cap);
 bool addr_is_loopback(const struct addr *a);
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes plain IPv4, so
+ * policy only ever sees one form of an IPv4 address. */
+void addr_unmap_v4(struct addr *a);
 
 /* Parse "host:port", "[v6]:port" or "1.2.3.4:port" (host may be a name).
  * A port is required unless default_port > 0.  -EINVAL if malformed. */

@@ -76,21 +76,6 @@ struct udpassoc {
 
 /* --- addresses ----------------------------------------------------- */
 
-/* ::ffff:a.b.c.d becomes a.b.c.d (port kept), so that address checks,
- * policy and reply headers only ever see one form of an IPv4 address. */
-static void unmap(struct addr *a)
-{
-    if (a->len == 0 || a->u.sa.sa_family != AF_INET6 ||
-        !IN6_IS_ADDR_V4MAPPED(&a->u.in6.sin6_addr))
-        return;
-    struct sockaddr_in in = {.sin_family = AF_INET,
-                             .sin_port = a->u.in6.sin6_port};
-    memcpy(&in.sin_addr, &a->u.in6.sin6_addr.s6_addr[12], 4);
-    memset(a, 0, sizeof(*a));
-    a->u.in = in;
-    a->len = sizeof(in);
-}
-
 /* a.b.c.d becomes ::ffff:a.b.c.d, for the dual-stack target socket. */
 static void map_v4(struct addr *a)
 {
@@ -201,7 +186,7 @@ static void send_resolved(struct udpassoc *u, const struct target *dst,
         return;
     }
     struct addr a = *first;
-    unmap(&a);
+    addr_unmap_v4(&a);
     addr_set_port(&a, dst->port);
     send_checked(u, dst, &a, p, n);
 }
@@ -344,7 +329,7 @@ static void client_dgram(struct udpassoc *u, const uint8_t *buf, size_t len,
 {
     uint8_t frag;
     struct target dst;
-    unmap(src);
+    addr_unmap_v4(src);
     if (!from_client(u, src)) {
         drop(u, "not from the client");
         return;
@@ -369,7 +354,7 @@ static void client_dgram(struct udpassoc *u, const uint8_t *buf, size_t len,
         return;
     }
     struct addr ip = dst.ip;
-    unmap(&ip); /* policy must not see ::ffff:10.0.0.1 as IPv6 */
+    addr_unmap_v4(&ip); /* policy must not see ::ffff:10.0.0.1 as IPv6 */
     target_set_addr(&dst, &ip);
     send_checked(u, &dst, NULL, buf + h, len - (size_t)h);
 }
@@ -436,7 +421,7 @@ static void target_dgram(struct udpassoc *u, const uint8_t *p, size_t n,
         drop(u, "reply before the client's first datagram");
         return;
     }
-    unmap(src);
+    addr_unmap_v4(src);
     target_set_addr(&from, src);
     int h = socks5_encode_udp_header(hdr, sizeof(hdr), &from);
     if (h < 0) {
@@ -518,7 +503,7 @@ static int open_target(struct udpassoc *u)
 static int open_client(const struct addr *ctrl_local, struct addr *bnd)
 {
     struct addr local = *ctrl_local;
-    unmap(&local);
+    addr_unmap_v4(&local);
     addr_set_port(&local, 0);
     int fd = udp_bound(&local, false);
     if (fd < 0)
@@ -545,7 +530,7 @@ static void set_hint(struct udpassoc *u, const struct target *req_hint)
     if (req_hint->kind != TARGET_IP)
         return; /* a name says nothing about the client's address */
     struct addr ip = req_hint->ip;
-    unmap(&ip);
+    addr_unmap_v4(&ip);
     if (ip.len && !ip_is_zero(&ip))
         u->hint_ip = ip;
 }
@@ -602,7 +587,7 @@ int udpassoc_new(struct udpassoc **out, struct worker *w,
     u->w = w;
     u->cio.fd = u->tio.fd = -1;
     u->peer = *ctrl_peer;
-    unmap(&u->peer);
+    addr_unmap_v4(&u->peer);
     u->allow = allow;
     u->ud = ud;
     u->held_tail = &u->held;
