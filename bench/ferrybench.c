@@ -27,9 +27,17 @@
  * 8 bytes N big-endian:
  *   'D'  download: the server sends N bytes, then waits for EOF;
  *   'U'  upload: the server reads exactly N bytes, then replies 1 byte;
- *   'E'  echo: the server echoes every byte until EOF (N is ignored).
+ *   'E'  echo: the server echoes every byte; N = 0: until EOF; N > 0: it
+ *        closes once it has echoed N bytes.
  * Byte counts are announced up front and nothing relies on half-close:
  * several proxies close both directions when the client half-closes.
+ *
+ * Who closes first matters when tens of thousands of short connections go
+ * through a proxy: the side that closes first keeps TIME_WAIT.  `rate` and
+ * `idle` let the server close first (echo with N > 0) and close on EOF, so
+ * TIME_WAIT lands on the server's and the proxy's listening ports and no
+ * one runs out of ephemeral ports (dante binds its outgoing socket to port
+ * 0 before connecting, which fails once TIME_WAIT holds the whole range).
  *
  * Results are printed one per line, "metric=NAME value=X key=val ...", so a
  * script can pick them out with awk; diagnostics go to stderr.
@@ -258,18 +266,21 @@ static uint64_t get_be64(const unsigned char *p)
 
 /*
  * One client connection on its way through connect(), the proxy handshake
- * and, if `ping` is set, one 1-byte echo (the 'E' header and the ping byte go
- * out together).  The script is a list of steps, each "send out[], read until
- * the reply is complete"; step_fill() and step_reply() do no I/O, hs_drive()
- * does all of it on a non-blocking socket.
+ * and, if echo_n > 0, one 1-byte echo: the header 'E' echo_n and the ping
+ * byte go out together.  With echo_n == 1 the server then closes, and the
+ * connection is done at EOF (HS_EOF).  The script is a list of steps, each
+ * "send out[], read until the reply is complete"; step_fill() and
+ * step_reply() do no I/O, hs_drive() does all of it on a non-blocking
+ * socket.
  */
-enum hs_phase { HS_IDLE, HS_CONNECTING, HS_STEPS, HS_DONE };
+enum hs_phase { HS_IDLE, HS_CONNECTING, HS_STEPS, HS_EOF, HS_DONE };
 
 struct hs {
     int fd;
     enum hs_phase phase;
     int step;
     int nsteps;
+    uint64_t echo_n;        /* N of the 'E' header; 0: no echo step */
     short want;             /* POLLIN/POLLOUT when hs_drive() returns 0 */
     uint64_t started;       /* now_ns() at hs_start() */
     size_t out_len, out_off;
@@ -323,7 +334,7 @@ static void step_fill(struct hs *h, const struct opts *o)
     h->out_off = 0;
     h->in_len = 0;
     if (h->step == via_steps(o)) {
-        put_header(h->out, 'E', 0);
+        put_header(h->out, 'E', h->echo_n);
         h->out[HDR_LEN] = PING_BYTE;
         h->out_len = HDR_LEN + 1;
     } else if (o->via == VIA_CONNECT) {
@@ -398,7 +409,7 @@ static int connect_check(int fd)
 }
 
 /* Start a non-blocking connect; the caller drives with hs_drive(). */
-static int hs_start(struct hs *h, const struct opts *o, bool ping)
+static int hs_start(struct hs *h, const struct opts *o, uint64_t echo_n)
 {
     const struct sockaddr_in *dst =
         o->via == VIA_DIRECT ? &o->target : &o->proxy;
@@ -409,13 +420,14 @@ static int hs_start(struct hs *h, const struct opts *o, bool ping)
     set_nodelay(fd);
     h->fd = fd;
     h->step = 0;
-    h->nsteps = via_steps(o) + (ping ? 1 : 0);
+    h->echo_n = echo_n;
+    h->nsteps = via_steps(o) + (echo_n > 0 ? 1 : 0);
     h->started = now_ns();
     h->want = POLLOUT;
     h->phase = HS_CONNECTING;
-    if (connect(fd, (const struct sockaddr *)dst, sizeof *dst) == 0)
+    if (connect(fd, (const struct sockaddr *)dst, sizeof *dst) == 0) {
         h->phase = HS_STEPS;
-    else if (errno != EINPROGRESS) {
+    } else if (errno != EINPROGRESS) {
         int err = -errno;
 
         close(fd);
@@ -462,26 +474,46 @@ static int hs_io(struct hs *h, const struct opts *o)
     }
 }
 
+/* Read and discard until EOF (or RST): 1 at EOF, 0 would block, -errno. */
+static int hs_eof(struct hs *h)
+{
+    for (;;) {
+        ssize_t n = recv(h->fd, h->in, sizeof h->in, 0);
+
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return 1;
+        if (n > 0 || errno == EINTR)
+            continue;
+        h->want = POLLIN;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    }
+}
+
 /* Advance as far as the socket allows: 1 done, 0 would block, -errno. */
 static int hs_drive(struct hs *h, const struct opts *o)
 {
-    if (h->phase == HS_CONNECTING) {
-        int r = connect_check(h->fd);
+    int r;
 
+    if (h->phase == HS_CONNECTING) {
+        r = connect_check(h->fd);
         if (r <= 0) {
             h->want = POLLOUT;
             return r;
         }
         h->phase = HS_STEPS;
     }
-    while (h->step < h->nsteps) {
-        int r = hs_io(h, o);
-
-        if (r <= 0)
-            return r;
-        if (++h->step < h->nsteps)
-            step_fill(h, o);
+    if (h->phase == HS_STEPS) {
+        while (h->step < h->nsteps) {
+            r = hs_io(h, o);
+            if (r <= 0)
+                return r;
+            if (++h->step < h->nsteps)
+                step_fill(h, o);
+        }
+        h->phase = h->echo_n == 1 ? HS_EOF : HS_DONE;
     }
+    if (h->phase == HS_EOF && (r = hs_eof(h)) <= 0)
+        return r;
     h->phase = HS_DONE;
     return 1;
 }
@@ -491,7 +523,7 @@ static int dial(const struct opts *o)
 {
     struct hs h;
     uint64_t deadline = now_ns() + DIAL_TIMEOUT_MS * 1000000ull;
-    int r = hs_start(&h, o, false);
+    int r = hs_start(&h, o, 0);
 
     if (r < 0)
         return r;
@@ -536,6 +568,7 @@ struct sconn {
     int fd;
     char mode;
     bool ack_pending;
+    bool echo_limited;      /* 'E' with N > 0: close after N bytes */
     size_t hdr_len;
     uint64_t left;
     size_t elen, eoff;
@@ -551,7 +584,7 @@ struct sthread {
 
 static bool would_block(void)
 {
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
 /* Read and throw away until EAGAIN: 0 keep, -1 close (EOF or error). */
@@ -578,6 +611,7 @@ static int read_header(struct sconn *c)
     c->mode = (char)c->hdr[0];
     c->left = get_be64(c->hdr + 1);
     c->ack_pending = c->mode == 'U';
+    c->echo_limited = c->mode == 'E' && c->left > 0;
     if (c->mode != 'D' && c->mode != 'U' && c->mode != 'E')
         return -1;
     return 1;
@@ -619,6 +653,7 @@ static int serve_upload(struct sconn *c, struct sthread *t)
 static int serve_echo(struct sconn *c)
 {
     for (;;) {
+        size_t cap = sizeof c->ebuf;
         ssize_t n;
 
         if (c->eoff < c->elen) {
@@ -630,10 +665,15 @@ static int serve_echo(struct sconn *c)
             continue;
         }
         c->eoff = c->elen = 0;
-        n = recv(c->fd, c->ebuf, sizeof c->ebuf, 0);
+        if (c->echo_limited && c->left == 0)
+            return -1;
+        if (c->echo_limited && c->left < cap)
+            cap = (size_t)c->left;
+        n = recv(c->fd, c->ebuf, cap, 0);
         if (n <= 0)
             return n < 0 && would_block() ? 0 : -1;
         c->elen = (size_t)n;
+        c->left -= c->echo_limited ? (uint64_t)n : 0;
     }
 }
 
@@ -993,16 +1033,19 @@ struct pool {
     const struct opts *o;
     int ep;
     int nslots;
+    uint64_t echo_n;        /* 1: server closes after the ping; 2: later */
     struct hs *slots;
     uint64_t done;
     uint64_t errors;
     int last_err;
 };
 
-static void pool_init(struct pool *p, const struct opts *o, int nslots)
+static void pool_init(struct pool *p, const struct opts *o, int nslots,
+                      uint64_t echo_n)
 {
     p->o = o;
     p->nslots = nslots;
+    p->echo_n = echo_n;
     p->done = p->errors = 0;
     p->last_err = 0;
     p->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1027,7 +1070,10 @@ static void pool_fail(struct pool *p, int i, int err)
     p->last_err = -err;
 }
 
-/* Start slot i; on failure it stays HS_IDLE and counts as an error. */
+/*
+ * Start slot i, with an echo of N = p->echo_n; on failure the slot stays
+ * HS_IDLE and counts as an error.
+ */
 static int pool_open(struct pool *p, int i)
 {
     struct hs *h = &p->slots[i];
@@ -1035,7 +1081,7 @@ static int pool_open(struct pool *p, int i)
         .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
         .data.u32 = (uint32_t)i,
     };
-    int r = hs_start(h, p->o, true);
+    int r = hs_start(h, p->o, p->echo_n);
 
     if (r == 0 && epoll_ctl(p->ep, EPOLL_CTL_ADD, h->fd, &ev) < 0)
         r = -errno;
@@ -1111,7 +1157,7 @@ static int cmd_rate(const struct opts *o)
     uint64_t end = t0 + (uint64_t)(o->seconds * 1e9);
     uint64_t now = t0, last_sweep = t0;
 
-    pool_init(&p, o, o->concurrency);
+    pool_init(&p, o, o->concurrency, 1);
     rate_sweep(&p, now, true);
     while (now < end) {
         int n = epoll_wait(p.ep, evs, MAX_EVENTS, 100);
@@ -1311,6 +1357,38 @@ static int idle_lost(struct pool *p)
     return lost;
 }
 
+/*
+ * Let the server close first: send the second byte of each connection's
+ * 'E' 2 exchange, then wait (bounded) for its echo and the EOF.
+ */
+static void idle_release(struct pool *p)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    uint64_t deadline = now_ns() + 10 * NS_PER_S;
+    unsigned char ping = PING_BYTE;
+    int open = 0;
+
+    for (int i = 0; i < p->nslots; i++) {
+        struct hs *h = &p->slots[i];
+
+        if (h->phase == HS_DONE &&
+            send(h->fd, &ping, 1, MSG_NOSIGNAL) == 1) {
+            h->phase = HS_EOF;
+            open++;
+        }
+    }
+    while (open > 0 && now_ns() < deadline) {
+        int n = epoll_wait(p->ep, evs, MAX_EVENTS, 100);
+
+        for (int i = 0; i < n; i++) {
+            int s = (int)evs[i].data.u32;
+
+            if (p->slots[s].phase == HS_EOF && pool_event(p, s) != 0)
+                open--;
+        }
+    }
+}
+
 static void pool_close_all(struct pool *p)
 {
     for (int i = 0; i < p->nslots; i++)
@@ -1326,9 +1404,10 @@ static void idle_warmup(const struct opts *o, uint64_t deadline)
 
     if (o->warmup <= 0)
         return;
-    pool_init(&p, o, o->warmup);
+    pool_init(&p, o, o->warmup, 2);
     if (idle_open(&p, o->warmup, deadline) < o->warmup)
         die("warm-up via %s failed: %s", o->via_str, strerror(p.last_err));
+    idle_release(&p);
     pool_close_all(&p);
     sleep_s(0.5);
 }
@@ -1347,7 +1426,7 @@ static int cmd_idle(const struct opts *o)
         die("pid %d: %s", (int)o->pid, strerror(errno));
     idle_warmup(o, deadline);
     mem_read(o->pid, before);
-    pool_init(&p, o, o->conns);
+    pool_init(&p, o, o->conns, 2);
     idle = idle_open(&p, o->conns, deadline);
     if (idle < o->conns)
         die("only %d of %d connections via %s came up (%" PRIu64
@@ -1365,6 +1444,7 @@ static int cmd_idle(const struct opts *o)
            after->nprocs, lost, o->via_str);
     print_pids(after);
     printf("\n");
+    idle_release(&p);
     pool_close_all(&p);
     free(before);
     free(after);
@@ -1379,7 +1459,7 @@ static int cmd_wait(const struct opts *o)
         o->via == VIA_DIRECT ? &o->target : &o->proxy;
     uint64_t deadline = now_ns() + (uint64_t)(o->timeout * 1e9);
 
-    while (now_ns() < deadline) {
+    do {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int r;
 
@@ -1390,7 +1470,7 @@ static int cmd_wait(const struct opts *o)
         if (r == 0)
             return 0;
         sleep_s(0.05);
-    }
+    } while (now_ns() < deadline);
     fprintf(stderr, "ferrybench wait: %s:%u not accepting\n",
             inet_ntoa(dst->sin_addr), ntohs(dst->sin_port));
     return 1;
@@ -1411,6 +1491,7 @@ static void usage(void)
 "                         [--warmup 16] [--settle 2]\n"
 "       ferrybench wait   --via V | --target H:P\n"
 "  V = direct | connect://H:P | socks5://H:P | relay://H:P\n"
+"  --target and --listen default to 127.0.0.1:19000\n"
 "  every client command takes --timeout SECONDS (default 300)\n"
 "  multi: endless downloads, bytes counted over --seconds after 0.5 s\n",
           stderr);
@@ -1499,11 +1580,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
         usage();
     o->cmd = argv[1];
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--upload") == 0)
+        if (strcmp(argv[i], "--upload") == 0) {
             o->upload = true;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+        } else if (strcmp(argv[i], "-h") == 0 ||
+                   strcmp(argv[i], "--help") == 0) {
             usage();
-        else if (i + 1 < argc) {
+        } else if (i + 1 < argc) {
             parse_opt(o, argv[i], argv[i + 1]);
             i++;
         } else {
