@@ -16,12 +16,20 @@
  *            for a fixed time, connections/s;
  *   idle     open K tunnelled connections, leave them idle, read the proxy's
  *            RSS (summed over its process tree): KiB per connection;
- *   wait     wait until a TCP port accepts connections (for scripts).
+ *   wait     wait until a TCP port accepts connections (for scripts);
+ *   httpsink an HTTP/1.1 origin that reads and discards request bodies
+ *            (Content-Length framed) and answers 200 with no body;
+ *   post     POST N bytes (default 100 MB) to the httpsink, directly or
+ *            through an HTTP forward proxy, MB/s until the response;
+ *   udpecho  a UDP echo server (recvmmsg/sendmmsg, one thread);
+ *   udp      SOCKS5 UDP ASSOCIATE, then datagrams to the udpecho server
+ *            with a bounded window in flight: echoed datagrams/s and loss.
  *
  * Every client reaches the server through --via: "direct", "connect://H:P"
- * (HTTP CONNECT), "socks5://H:P" (SOCKS5, no auth, IPv4 target) or
+ * (HTTP CONNECT), "socks5://H:P" (SOCKS5, no auth, IPv4 target),
  * "relay://H:P" (a fixed-backend TCP relay such as HAProxy in tcp mode: the
- * client only connects to H:P).
+ * client only connects to H:P) or, for `post` only, "http://H:P" (an HTTP
+ * forward proxy: the request target is the absolute URI).
  *
  * Bench protocol: the client opens with a 9-byte header, 1 byte mode and
  * 8 bytes N big-endian:
@@ -60,10 +68,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,7 +89,7 @@
 /* Zero bytes to send from; only ever read, so threads share it. */
 static unsigned char zeros[IO_CHUNK];
 
-enum via_kind { VIA_DIRECT, VIA_CONNECT, VIA_SOCKS5, VIA_RELAY };
+enum via_kind { VIA_DIRECT, VIA_CONNECT, VIA_SOCKS5, VIA_RELAY, VIA_HTTP };
 
 struct opts {
     const char *cmd;
@@ -98,7 +108,9 @@ struct opts {
     int warmup;                 /* idle: connections opened and closed first */
     double settle;              /* idle: seconds to wait before reading RSS */
     pid_t pid;                  /* idle: the proxy's pid */
-    int threads;                /* server */
+    int threads;                /* server, httpsink */
+    int window;                 /* udp: datagrams in flight */
+    int size;                   /* udp: payload bytes */
     double timeout;             /* whole-run bound, seconds */
 };
 
@@ -165,6 +177,7 @@ static int parse_via(const char *s, struct opts *o)
         { "connect://", VIA_CONNECT },
         { "socks5://", VIA_SOCKS5 },
         { "relay://", VIA_RELAY },
+        { "http://", VIA_HTTP },
     };
 
     o->via_str = s;
@@ -1451,6 +1464,722 @@ static int cmd_idle(const struct opts *o)
     return lost ? 1 : 0;
 }
 
+/* ------------------------------------------------------------ httpsink */
+
+/*
+ * An HTTP/1.1 origin for the POST benchmark: it reads a request head,
+ * discards exactly Content-Length body bytes, answers
+ * "200 OK, Content-Length: 0" and waits for the next request on the same
+ * connection.  Heads without a body (GET) get the same answer.  A
+ * Transfer-Encoding body is not supported: 501 and close (and a line on
+ * stderr), so a proxy that rewrites the framing shows up as a failed run.
+ */
+#define SINK_HEAD_MAX 16384
+
+static const char sink_ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+static const char sink_501[] =
+    "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n"
+    "Connection: close\r\n\r\n";
+
+struct hconn {
+    int fd;
+    bool in_body;
+    uint64_t left;          /* body bytes still to discard */
+    size_t hlen;            /* bytes in head[] */
+    size_t out_len, out_off;
+    char out[128];
+    char head[SINK_HEAD_MAX];
+};
+
+/* The value of header `name` (lower case, with ':') in head[0..len), or
+ * NULL. */
+static const char *head_field(const char *head, size_t len, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = memchr(head, '\n', len);
+
+    while (p && (size_t)(p + 1 - head) + nlen <= len) {
+        p++;
+        if (strncasecmp(p, name, nlen) == 0) {
+            p += nlen;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            return p;
+        }
+        p = memchr(p, '\n', len - (size_t)(p - head));
+    }
+    return NULL;
+}
+
+static void hconn_queue(struct hconn *c, const char *msg)
+{
+    size_t n = strlen(msg);
+
+    memcpy(c->out + c->out_len, msg, n);
+    c->out_len += n;
+}
+
+/*
+ * A complete head is at the start of head[] (end = offset past CRLFCRLF):
+ * take what body bytes are already buffered and keep anything after them.
+ * 0 ok, -1 close.
+ */
+static int hconn_head(struct hconn *c, size_t end)
+{
+    const char *cl, *te;
+    char *stop;
+    unsigned long long n = 0;
+    size_t avail, take;
+
+    c->head[end - 1] = '\0';    /* the last LF: field values end there */
+    te = head_field(c->head, end, "transfer-encoding:");
+    cl = head_field(c->head, end, "content-length:");
+    if (te) {
+        fprintf(stderr, "ferrybench httpsink: Transfer-Encoding body "
+                "(not supported), answering 501\n");
+        hconn_queue(c, sink_501);
+        return -1;
+    }
+    if (cl) {
+        errno = 0;
+        n = strtoull(cl, &stop, 10);
+        if (errno || stop == cl || (*stop != '\r' && *stop != '\n'))
+            return -1;
+    }
+    avail = c->hlen - end;
+    take = avail < n ? avail : (size_t)n;
+    c->left = n - take;
+    c->hlen = avail - take;
+    memmove(c->head, c->head + end + take, c->hlen);
+    c->in_body = true;
+    return 0;
+}
+
+/* Edge-triggered: do everything the socket allows. 0 keep, -1 close. */
+static int hconn_io(struct hconn *c, unsigned char *scratch)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (c->out_off < c->out_len) {
+            n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                     MSG_NOSIGNAL);
+            if (n < 0)
+                return would_block() ? 0 : -1;
+            c->out_off += (size_t)n;
+            continue;
+        }
+        c->out_off = c->out_len = 0;
+        if (c->in_body && c->left == 0) {
+            c->in_body = false;
+            hconn_queue(c, sink_ok);
+            continue;
+        }
+        if (c->in_body) {
+            size_t len = c->left < IO_CHUNK ? (size_t)c->left : IO_CHUNK;
+
+            n = recv(c->fd, scratch, len, 0);
+            if (n <= 0)
+                return n < 0 && would_block() ? 0 : -1;
+            c->left -= (uint64_t)n;
+            continue;
+        }
+        const char *e = memmem(c->head, c->hlen, "\r\n\r\n", 4);
+
+        if (e) {
+            if (hconn_head(c, (size_t)(e + 4 - c->head)) < 0) {
+                (void)send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+                return -1;
+            }
+            continue;
+        }
+        if (c->hlen == sizeof c->head)
+            return -1;
+        n = recv(c->fd, c->head + c->hlen, sizeof c->head - c->hlen, 0);
+        if (n <= 0)
+            return n < 0 && would_block() ? 0 : -1;
+        c->hlen += (size_t)n;
+    }
+}
+
+static void *sink_loop(void *arg)
+{
+    struct sthread *t = arg;
+    struct epoll_event evs[MAX_EVENTS];
+
+    for (;;) {
+        int n = epoll_wait(t->ep, evs, MAX_EVENTS, -1);
+
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait: %s", strerror(errno));
+        for (int i = 0; i < n; i++) {
+            struct hconn *c = evs[i].data.ptr;
+
+            if (c) {
+                if (hconn_io(c, t->scratch) < 0) {
+                    close(c->fd);
+                    free(c);
+                }
+                continue;
+            }
+            for (;;) {
+                int fd = accept4(t->lfd, NULL, NULL,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+                struct epoll_event ev;
+
+                if (fd < 0) {
+                    if (errno == EINTR || errno == ECONNABORTED)
+                        continue;
+                    break;
+                }
+                c = calloc(1, sizeof *c);
+                if (!c) {
+                    close(fd);
+                    continue;
+                }
+                c->fd = fd;
+                set_nodelay(fd);
+                ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+                ev.data.ptr = c;
+                if (epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                    close(fd);
+                    free(c);
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static int cmd_httpsink(const struct opts *o)
+{
+    struct sthread *ts = calloc((size_t)o->threads, sizeof *ts);
+    pthread_t tid;
+
+    if (!ts)
+        die("out of memory");
+    for (int i = 0; i < o->threads; i++)
+        sthread_init(&ts[i], o);
+    fprintf(stderr, "ferrybench httpsink: listening on %s:%u, %d threads\n",
+            inet_ntoa(o->listen.sin_addr), ntohs(o->listen.sin_port),
+            o->threads);
+    for (int i = 1; i < o->threads; i++)
+        if (pthread_create(&tid, NULL, sink_loop, &ts[i]) != 0)
+            die("pthread_create failed");
+    sink_loop(&ts[0]);
+    return 0;
+}
+
+/* ------------------------------------------------------------ post */
+
+/*
+ * POST --bytes of zeros to the httpsink (--target), directly (origin-form)
+ * or through an HTTP forward proxy (--via http://H:P, absolute-form), on a
+ * fresh connection each time, --count times.  Each one is timed from the
+ * first byte of the request to the end of the response head; an answer
+ * that is not 200, or that comes before the whole body is sent, fails the
+ * run.
+ */
+static size_t post_head(char *buf, size_t cap, const struct opts *o)
+{
+    char ip[INET_ADDRSTRLEN], uri[64] = "/";
+    unsigned port = ntohs(o->target.sin_port);
+
+    inet_ntop(AF_INET, &o->target.sin_addr, ip, sizeof ip);
+    if (o->via == VIA_HTTP)
+        snprintf(uri, sizeof uri, "http://%s:%u/", ip, port);
+    return (size_t)snprintf(buf, cap,
+        "POST %s HTTP/1.1\r\nHost: %s:%u\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        "Content-Length: %" PRIu64 "\r\n\r\n", uri, ip, port, o->bytes);
+}
+
+/* The first line of a response, for messages. */
+static const char *status_line(char *in, size_t len)
+{
+    char *eol = memchr(in, '\r', len);
+
+    if (eol)
+        *eol = '\0';
+    else
+        in[len < 200 ? len : 199] = '\0';
+    return in;
+}
+
+/*
+ * One POST on a fresh connection; seconds, or dies.  The response is read
+ * while the body goes out, so a proxy that answers early (an error) is
+ * reported with its status line rather than as a stalled send.
+ */
+static double post_once(const struct opts *o)
+{
+    char head[512], in[4096];
+    size_t hlen = post_head(head, sizeof head, o), hoff = 0, inlen = 0;
+    uint64_t left = o->bytes;
+    int fd = dial_or_die(o), send_err = 0;
+    uint64_t t0;
+
+    if (set_nonblock(fd, true) < 0)
+        die("fcntl: %s", strerror(errno));
+    t0 = now_ns();
+    for (;;) {
+        bool sending = !send_err && (hoff < hlen || left > 0);
+        struct pollfd p = { .fd = fd,
+                            .events = POLLIN | (sending ? POLLOUT : 0) };
+        ssize_t n = 0;
+
+        if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+            die("poll: %s", strerror(errno));
+        if (sending && (p.revents & POLLOUT)) {
+            if (hoff < hlen)
+                n = send(fd, head + hoff, hlen - hoff, MSG_NOSIGNAL);
+            else
+                n = send(fd, zeros, left < IO_CHUNK ? (size_t)left : IO_CHUNK,
+                         MSG_NOSIGNAL);
+            if (n > 0 && hoff < hlen)
+                hoff += (size_t)n;
+            else if (n > 0)
+                left -= (uint64_t)n;
+            else if (n < 0 && !would_block() && errno != EINTR)
+                send_err = errno;   /* look for a response first */
+        }
+        if (!(p.revents & (POLLIN | POLLERR | POLLHUP)) && !send_err)
+            continue;
+        n = recv(fd, in + inlen, sizeof in - 1 - inlen, 0);
+        if (n < 0 && (would_block() || errno == EINTR))
+            continue;
+        if (n <= 0)
+            die("post via %s: %s after %" PRIu64 " of %" PRIu64
+                " body bytes, no response", o->via_str,
+                send_err ? strerror(send_err)
+                         : n == 0 ? "EOF" : strerror(errno),
+                o->bytes - left, o->bytes);
+        inlen += (size_t)n;
+        if (!memmem(in, inlen, "\r\n\r\n", 4)) {
+            if (inlen == sizeof in - 1)
+                die("post via %s: response head too long", o->via_str);
+            continue;
+        }
+        if (left > 0 || hoff < hlen)
+            die("post via %s: response \"%s\" after %" PRIu64 " of %" PRIu64
+                " body bytes", o->via_str, status_line(in, inlen),
+                o->bytes - left, o->bytes);
+        if (inlen < 12 || memcmp(in, "HTTP/1.", 7) != 0 ||
+            memcmp(in + 9, "200", 3) != 0)
+            die("post via %s: response \"%s\"", o->via_str,
+                status_line(in, inlen));
+        break;
+    }
+    uint64_t dt = now_ns() - t0;
+
+    close(fd);
+    return (double)dt / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_post(const struct opts *o)
+{
+    double *mb = calloc((size_t)o->count, sizeof *mb);
+
+    if (!mb)
+        die("out of memory");
+    if (o->via != VIA_DIRECT && o->via != VIA_HTTP)
+        die("post wants --via direct or http://H:P");
+    for (int i = 0; i < o->count; i++)
+        mb[i] = (double)o->bytes / 1e6 / post_once(o);
+    qsort(mb, (size_t)o->count, sizeof *mb, cmp_double);
+    printf("metric=post_mbps value=%.1f bytes=%" PRIu64 " count=%d"
+           " min=%.1f max=%.1f via=%s\n", mb[o->count / 2], o->bytes,
+           o->count, mb[0], mb[o->count - 1], o->via_str);
+    free(mb);
+    return 0;
+}
+
+/* ------------------------------------------------------------ udpecho */
+
+#define UDP_BATCH 64
+#define UDP_MAX 2048
+
+static void udp_bufsize(int fd)
+{
+    int sz = 4 << 20;
+
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+}
+
+/* Echo every datagram to its sender, in batches. */
+static int cmd_udpecho(const struct opts *o)
+{
+    static unsigned char bufs[UDP_BATCH][UDP_MAX];
+    struct sockaddr_in addrs[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+    struct mmsghdr msgs[UDP_BATCH];
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    udp_bufsize(fd);
+    if (bind(fd, (const struct sockaddr *)&o->listen, sizeof o->listen) < 0)
+        die("udpecho: bind %s:%u: %s", inet_ntoa(o->listen.sin_addr),
+            ntohs(o->listen.sin_port), strerror(errno));
+    fprintf(stderr, "ferrybench udpecho: listening on udp %s:%u\n",
+            inet_ntoa(o->listen.sin_addr), ntohs(o->listen.sin_port));
+    for (;;) {
+        int n, sent;
+
+        memset(msgs, 0, sizeof msgs);
+        for (int i = 0; i < UDP_BATCH; i++) {
+            iov[i].iov_base = bufs[i];
+            iov[i].iov_len = UDP_MAX;
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &addrs[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+        }
+        n = recvmmsg(fd, msgs, UDP_BATCH, MSG_WAITFORONE, NULL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die("recvmmsg: %s", strerror(errno));
+        }
+        for (int i = 0; i < n; i++)
+            iov[i].iov_len = msgs[i].msg_len;
+        /* A full socket buffer drops the rest: loss, as on a network. */
+        for (sent = 0; sent < n;) {
+            int r = sendmmsg(fd, msgs + sent, (unsigned)(n - sent), 0);
+
+            if (r <= 0)
+                break;
+            sent += r;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ udp */
+
+/*
+ * A window of --window datagrams is kept in flight: each slot holds one
+ * outstanding datagram; its echo (matched by sequence number and slot)
+ * frees the slot and the next datagram goes out at once.  A datagram not
+ * echoed within UDP_LOSS_NS counts as lost and its slot is reused; an echo
+ * that comes later counts as late.  Datagrams are counted over --seconds
+ * after a warm-up of UDP_WARMUP_NS.
+ */
+#define UDP_LOSS_NS (200 * 1000000ull)
+#define UDP_WARMUP_NS (NS_PER_S / 2)
+#define UDP_DRAIN_NS (300 * 1000000ull)
+#define UDP_MAGIC 0x46455252u   /* "FERR" */
+#define UDP_MAX_SAMPLES (1u << 23)
+
+struct uslot {
+    uint64_t seq;
+    uint64_t sent;
+    bool pending;
+};
+
+struct udpc {
+    const struct opts *o;
+    int fd;                     /* the client's UDP socket */
+    int ctl;                    /* SOCKS5 control connection, or -1 */
+    struct sockaddr_in relay;   /* where datagrams go */
+    unsigned char pre[10];      /* SOCKS5 UDP request header */
+    size_t prelen;
+    struct uslot *slots;
+    uint64_t next_seq;
+    uint64_t sent, received, lost, late, bad;
+    uint64_t *rtt;
+    size_t nrtt;
+};
+
+static void read_full(int fd, unsigned char *buf, size_t n, const char *what)
+{
+    int r = recv_exact(fd, buf, n, n);
+
+    if (r < 0)
+        die("udp: %s: %s", what, strerror(-r));
+}
+
+/*
+ * Greeting and UDP ASSOCIATE on a blocking TCP connection, announcing the
+ * client's UDP address; sets u->relay from BND.ADDR/PORT (0.0.0.0: the
+ * proxy's address).
+ */
+static void udp_associate(struct udpc *u)
+{
+    const struct opts *o = u->o;
+    struct sockaddr_in me;
+    socklen_t sl = sizeof me;
+    struct timeval tv = { .tv_sec = 10 };
+    unsigned char req[10] = { 5, 3, 0, 1 }, rep[32];
+    int r;
+
+    u->ctl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (u->ctl < 0)
+        die("socket: %s", strerror(errno));
+    (void)setsockopt(u->ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(u->ctl, (const struct sockaddr *)&o->proxy,
+                sizeof o->proxy) < 0)
+        die("udp: connect to %s: %s", o->via_str, strerror(errno));
+    /* The UDP socket gets the address of the control connection. */
+    if (getsockname(u->ctl, (struct sockaddr *)&me, &sl) < 0)
+        die("getsockname: %s", strerror(errno));
+    me.sin_port = 0;
+    if (bind(u->fd, (const struct sockaddr *)&me, sizeof me) < 0)
+        die("udp: bind: %s", strerror(errno));
+    sl = sizeof me;
+    if (getsockname(u->fd, (struct sockaddr *)&me, &sl) < 0)
+        die("getsockname: %s", strerror(errno));
+    if ((r = send_all(u->ctl, "\5\1\0", 3)) < 0)
+        die("udp: greeting: %s", strerror(-r));
+    read_full(u->ctl, rep, 2, "greeting reply");
+    if (rep[0] != 5 || rep[1] != 0)
+        die("udp: greeting refused (%u %u)", rep[0], rep[1]);
+    memcpy(req + 4, &me.sin_addr, 4);
+    memcpy(req + 8, &me.sin_port, 2);
+    if ((r = send_all(u->ctl, req, sizeof req)) < 0)
+        die("udp: UDP ASSOCIATE: %s", strerror(-r));
+    read_full(u->ctl, rep, 4, "UDP ASSOCIATE reply");
+    if (rep[0] != 5 || rep[1] != 0)
+        die("udp: UDP ASSOCIATE refused (VER %u REP %u)", rep[0], rep[1]);
+    if (rep[3] != 1)
+        die("udp: UDP ASSOCIATE reply with ATYP %u (want IPv4)", rep[3]);
+    read_full(u->ctl, rep + 4, 6, "UDP ASSOCIATE reply");
+    memset(&u->relay, 0, sizeof u->relay);
+    u->relay.sin_family = AF_INET;
+    memcpy(&u->relay.sin_addr, rep + 4, 4);
+    memcpy(&u->relay.sin_port, rep + 8, 2);
+    if (u->relay.sin_addr.s_addr == htonl(INADDR_ANY))
+        u->relay.sin_addr = o->proxy.sin_addr;
+    u->pre[0] = u->pre[1] = u->pre[2] = 0;  /* RSV, FRAG 0 */
+    u->pre[3] = 1;                          /* IPv4 */
+    memcpy(u->pre + 4, &o->target.sin_addr, 4);
+    memcpy(u->pre + 8, &o->target.sin_port, 2);
+    u->prelen = 10;
+    if (set_nonblock(u->ctl, true) < 0)
+        die("fcntl: %s", strerror(errno));
+}
+
+/* Send the next datagram in slot i; false if the socket refused it. */
+static bool udp_send(struct udpc *u, int i, unsigned char *buf)
+{
+    size_t len = u->prelen + (size_t)u->o->size;
+    uint64_t seq = u->next_seq;
+    uint32_t slot = (uint32_t)i, magic = UDP_MAGIC;
+    unsigned char *p = buf + u->prelen;
+
+    memcpy(p, &seq, 8);
+    memcpy(p + 8, &slot, 4);
+    memcpy(p + 12, &magic, 4);
+    if (sendto(u->fd, buf, len, 0, (const struct sockaddr *)&u->relay,
+               sizeof u->relay) != (ssize_t)len)
+        return false;
+    u->slots[i] = (struct uslot){ .seq = seq, .sent = now_ns(),
+                                  .pending = true };
+    u->next_seq++;
+    u->sent++;
+    return true;
+}
+
+/* One echoed datagram: check it and free its slot. */
+static void udp_got(struct udpc *u, const unsigned char *d, size_t len,
+                    uint64_t now)
+{
+    size_t hl = 0;
+    uint64_t seq;
+    uint32_t slot, magic;
+
+    if (u->ctl >= 0) {
+        /* RSV RSV FRAG ATYP ADDR PORT, the source being the echo server */
+        if (len < 10 || d[0] || d[1] || d[2] || d[3] != 1 ||
+            memcmp(d + 4, &u->o->target.sin_addr, 4) != 0 ||
+            memcmp(d + 8, &u->o->target.sin_port, 2) != 0) {
+            u->bad++;
+            return;
+        }
+        hl = 10;
+    }
+    if (len - hl != (size_t)u->o->size) {
+        u->bad++;
+        return;
+    }
+    memcpy(&seq, d + hl, 8);
+    memcpy(&slot, d + hl + 8, 4);
+    memcpy(&magic, d + hl + 12, 4);
+    if (magic != UDP_MAGIC || slot >= (uint32_t)u->o->window) {
+        u->bad++;
+        return;
+    }
+    if (!u->slots[slot].pending || u->slots[slot].seq != seq) {
+        u->late++;
+        return;
+    }
+    u->slots[slot].pending = false;
+    u->received++;
+    if (u->nrtt < UDP_MAX_SAMPLES)
+        u->rtt[u->nrtt++] = now - u->slots[slot].sent;
+}
+
+static void udp_recv_all(struct udpc *u)
+{
+    static unsigned char bufs[UDP_BATCH][UDP_MAX];
+    struct iovec iov[UDP_BATCH];
+    struct mmsghdr msgs[UDP_BATCH];
+
+    for (;;) {
+        int n;
+
+        memset(msgs, 0, sizeof msgs);
+        for (int i = 0; i < UDP_BATCH; i++) {
+            iov[i].iov_base = bufs[i];
+            iov[i].iov_len = UDP_MAX;
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        n = recvmmsg(u->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;
+        uint64_t now = now_ns();
+
+        for (int i = 0; i < n; i++)
+            udp_got(u, bufs[i], msgs[i].msg_len, now);
+    }
+}
+
+/* The control connection must stay open and quiet. */
+static void udp_check_ctl(struct udpc *u)
+{
+    unsigned char c;
+    ssize_t n;
+
+    if (u->ctl < 0)
+        return;
+    n = recv(u->ctl, &c, 1, MSG_DONTWAIT);
+    if (n == 0)
+        die("udp via %s: the proxy closed the control connection",
+            u->o->via_str);
+    if (n < 0 && !would_block() && errno != EINTR)
+        die("udp via %s: control connection: %s", u->o->via_str,
+            strerror(errno));
+}
+
+/* Expire overdue slots and refill free ones (if sending). */
+static void udp_sweep(struct udpc *u, unsigned char *buf, uint64_t now,
+                      bool sending)
+{
+    for (int i = 0; i < u->o->window; i++) {
+        struct uslot *s = &u->slots[i];
+
+        if (s->pending && now - s->sent > UDP_LOSS_NS) {
+            s->pending = false;
+            u->lost++;
+        }
+        if (!s->pending && sending && !udp_send(u, i, buf))
+            break;      /* socket buffer full: retry on the next round */
+    }
+}
+
+static int udp_pending(const struct udpc *u)
+{
+    int n = 0;
+
+    for (int i = 0; i < u->o->window; i++)
+        n += u->slots[i].pending;
+    return n;
+}
+
+static void udp_pump(struct udpc *u, unsigned char *buf, uint64_t until,
+                     bool sending)
+{
+    uint64_t now;
+
+    while ((now = now_ns()) < until) {
+        struct pollfd p[2] = {
+            { .fd = u->fd, .events = POLLIN },
+            { .fd = u->ctl, .events = POLLIN | POLLRDHUP },
+        };
+
+        udp_sweep(u, buf, now, sending);
+        if (!sending && udp_pending(u) == 0)
+            return;
+        if (poll(p, u->ctl >= 0 ? 2 : 1, 10) < 0 && errno != EINTR)
+            die("poll: %s", strerror(errno));
+        if (p[0].revents & POLLIN)
+            udp_recv_all(u);
+        if (u->ctl >= 0 && p[1].revents)
+            udp_check_ctl(u);
+    }
+}
+
+static int cmd_udp(const struct opts *o)
+{
+    struct udpc u = { .o = o, .ctl = -1 };
+    unsigned char buf[UDP_MAX];
+    uint64_t t0, t1;
+    double secs, p50 = 0, p99 = 0;
+
+    if (o->via != VIA_DIRECT && o->via != VIA_SOCKS5)
+        die("udp wants --via direct or socks5://H:P");
+    if (o->size < 16 || o->size > UDP_MAX - 32)
+        die("udp: --size is 16..%d", UDP_MAX - 32);
+    u.slots = calloc((size_t)o->window, sizeof *u.slots);
+    u.rtt = malloc(UDP_MAX_SAMPLES * sizeof *u.rtt);
+    u.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (!u.slots || !u.rtt || u.fd < 0)
+        die("udp init: %s", strerror(errno));
+    udp_bufsize(u.fd);
+    memset(buf, 0, sizeof buf);
+    if (o->via == VIA_SOCKS5) {
+        udp_associate(&u);
+        memcpy(buf, u.pre, u.prelen);
+    } else {
+        u.relay = o->target;
+    }
+    udp_pump(&u, buf, now_ns() + UDP_WARMUP_NS, true);
+    u.sent = u.received = u.lost = u.late = u.bad = 0;
+    u.nrtt = 0;
+    t0 = now_ns();
+    udp_pump(&u, buf, t0 + (uint64_t)(o->seconds * 1e9), true);
+    t1 = now_ns();
+    /* Stop sending; what is still out after the drain is lost. */
+    udp_pump(&u, buf, t1 + UDP_DRAIN_NS, false);
+    u.lost += (uint64_t)udp_pending(&u);
+    secs = (double)(t1 - t0) / 1e9;
+    if (u.nrtt) {
+        qsort(u.rtt, u.nrtt, sizeof *u.rtt, cmp_u64);
+        p50 = (double)u.rtt[u.nrtt / 2] / 1e3;
+        p99 = (double)u.rtt[u.nrtt * 99 / 100] / 1e3;
+    }
+    printf("metric=udp_pps value=%.1f sent=%" PRIu64 " received=%" PRIu64
+           " lost=%" PRIu64 " late=%" PRIu64 " bad=%" PRIu64
+           " rtt_p50_us=%.1f rtt_p99_us=%.1f size=%d window=%d"
+           " seconds=%.2f relay=%s:%u via=%s\n",
+           (double)u.received / secs, u.sent, u.received, u.lost, u.late,
+           u.bad, p50, p99, o->size, o->window, secs,
+           inet_ntoa(u.relay.sin_addr), ntohs(u.relay.sin_port), o->via_str);
+    printf("metric=udp_loss_pct value=%.3f sent=%" PRIu64 " lost=%" PRIu64
+           " via=%s\n", u.sent ? 100.0 * (double)u.lost / (double)u.sent : 0,
+           u.sent, u.lost, o->via_str);
+    if (u.ctl >= 0)
+        close(u.ctl);
+    close(u.fd);
+    free(u.slots);
+    free(u.rtt);
+    if (u.received == 0 || u.bad > 0) {
+        fprintf(stderr, "ferrybench udp: %" PRIu64 " echoed, %" PRIu64
+                " malformed\n", u.received, u.bad);
+        return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ wait */
 
 static int cmd_wait(const struct opts *o)
@@ -1490,7 +2219,14 @@ static void usage(void)
 "       ferrybench idle   --target H:P --via V --pid PID [--conns 5000]\n"
 "                         [--warmup 16] [--settle 2]\n"
 "       ferrybench wait   --via V | --target H:P\n"
-"  V = direct | connect://H:P | socks5://H:P | relay://H:P\n"
+"       ferrybench httpsink --listen H:P [--threads N]\n"
+"       ferrybench post   --target H:P --via direct|http://H:P"
+" [--bytes 100000000] [--count 1]\n"
+"       ferrybench udpecho --listen H:P\n"
+"       ferrybench udp    --target H:P --via direct|socks5://H:P"
+" [--seconds 5] [--window 32] [--size 64]\n"
+"  V = direct | connect://H:P | socks5://H:P | relay://H:P"
+" (| http://H:P for post)\n"
 "  --target and --listen default to 127.0.0.1:19000\n"
 "  every client command takes --timeout SECONDS (default 300)\n"
 "  multi: endless downloads, bytes counted over --seconds after 0.5 s\n",
@@ -1508,7 +2244,7 @@ static void opts_defaults(struct opts *o)
     o->via_str = "direct";
     o->bytes = 0;
     o->streams = 8;
-    o->count = 20000;
+    o->count = 0;               /* rtt: 20000, post: 1 */
     o->concurrency = 32;
     o->seconds = 0;
     o->conns = 5000;
@@ -1516,6 +2252,8 @@ static void opts_defaults(struct opts *o)
     o->settle = 2;
     o->pid = 0;
     o->threads = 2;
+    o->window = 32;
+    o->size = 64;
     o->timeout = 300;
 }
 
@@ -1563,6 +2301,10 @@ static void parse_opt(struct opts *o, const char *k, const char *v)
         o->pid = (pid_t)int_arg(v, 1, 1L << 30);
     else if (strcmp(k, "--threads") == 0)
         o->threads = (int)int_arg(v, 1, 256);
+    else if (strcmp(k, "--window") == 0)
+        o->window = (int)int_arg(v, 1, 65536);
+    else if (strcmp(k, "--size") == 0)
+        o->size = (int)int_arg(v, 16, UDP_MAX - 32);
     else if (strcmp(k, "--seconds") == 0)
         o->seconds = num_arg(v);
     else if (strcmp(k, "--settle") == 0)
@@ -1592,8 +2334,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
             die("option %s needs a value", argv[i]);
         }
     }
+    bool post = strcmp(o->cmd, "post") == 0;
+
     if (o->bytes == 0)
-        o->bytes = 2ull << 30;
+        o->bytes = post ? 100000000ull : 2ull << 30;
+    if (o->count == 0)
+        o->count = post ? 1 : 20000;
     if (o->seconds == 0)
         o->seconds = strcmp(o->cmd, "multi") == 0 ? 3 : 5;
 }
@@ -1607,8 +2353,13 @@ int main(int argc, char **argv)
         { "server", cmd_server }, { "single", cmd_single },
         { "multi", cmd_multi },   { "rtt", cmd_rtt },
         { "rate", cmd_rate },     { "idle", cmd_idle },
-        { "wait", cmd_wait },
+        { "wait", cmd_wait },     { "httpsink", cmd_httpsink },
+        { "post", cmd_post },     { "udpecho", cmd_udpecho },
+        { "udp", cmd_udp },
     };
+    static const char *const servers[] = { "server", "httpsink", "udpecho" };
+    static const char *const tcp_clients[] = { "single", "multi", "rtt",
+                                               "rate", "idle" };
     struct opts o;
 
     parse_args(&o, argc, argv);
@@ -1617,7 +2368,14 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(o.cmd, "idle") == 0 && o.pid == 0)
         die("idle needs --pid");
-    if (strcmp(o.cmd, "server") != 0)
+    bool server = false;
+
+    for (size_t i = 0; i < sizeof servers / sizeof servers[0]; i++)
+        server = server || strcmp(o.cmd, servers[i]) == 0;
+    for (size_t i = 0; i < sizeof tcp_clients / sizeof tcp_clients[0]; i++)
+        if (strcmp(o.cmd, tcp_clients[i]) == 0 && o.via == VIA_HTTP)
+            die("%s does not take --via http://", o.cmd);
+    if (!server)
         alarm((unsigned)o.timeout + 1);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(o.cmd, cmds[i].name) == 0)

@@ -1,29 +1,41 @@
 #!/usr/bin/env bash
 # bench/run.sh - ferry against its peers, side by side, on loopback.
 #
-# Builds ferry (Release) and ferrybench, starts the ferrybench server, then
-# runs every target ONE AT A TIME: the ferry variant that a peer is compared
-# with runs right before that peer (ferry, peer, ferry, peer, ... R times).
-# Prints one table of medians and ferry/peer ratios and writes it to
-# bench/results/latest.md (raw lines: bench/results/latest.log).
-# See bench/README.md for what each number means.
+# Builds ferry (Release) and ferrybench, then runs four groups of
+# measurements, each with its own server and its own table:
+#
+#   tcp   CONNECT / SOCKS5 tunnels (and HAProxy tcp relays) to the ferrybench
+#         server: throughput, RTT, connection rate, idle memory;
+#   http  small responses through HTTP forward proxies (wrk against nginx);
+#   post  100 MB POST bodies through HTTP forward proxies (ferrybench post
+#         to the ferrybench httpsink);
+#   udp   SOCKS5 UDP ASSOCIATE datagram rate (ferrybench udp to udpecho).
+#
+# Within a group every target runs ONE AT A TIME: the ferry variant that a
+# peer is compared with runs right before that peer (ferry, peer, ferry,
+# peer, ... R times).  Prints one table per group of medians and ferry/peer
+# ratios and writes them to bench/results/latest.md (raw lines:
+# bench/results/latest.log).  See bench/README.md for what each number means.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(dirname "$BENCH_DIR")
-PEERS="haproxy-splice haproxy-copy squid tinyproxy dante microsocks"
-ALL_TARGETS="ferry-connect ferry-socks5 $PEERS"
-KEYS="single multi rtt50 rtt99 rate idle"
+ALL_GROUPS="tcp http post udp"
+TCP_PEERS="haproxy-splice haproxy-copy squid tinyproxy dante microsocks"
 
 usage() {
     cat <<'EOF'
 usage: bench/run.sh [options]
   --quick            smoke run: small sizes, short windows, 1 repetition
                      (unless --reps is given)
-  --only LIST        comma list of targets: ferry (both variants),
-                     ferry-connect, ferry-socks5, haproxy (both variants),
-                     haproxy-splice, haproxy-copy, squid, tinyproxy, dante,
-                     microsocks
+  --only LIST        comma list of groups and/or targets.
+                     groups: tcp, http, post, udp (default: all four);
+                     targets: ferry (every ferry variant), ferry-connect,
+                     ferry-socks5, haproxy (every HAProxy variant),
+                     haproxy-splice, haproxy-copy, haproxy-http, squid,
+                     tinyproxy, dante, microsocks.
+                     Targets alone select the tcp group (as before groups
+                     existed); with groups they narrow those groups.
   --reps N           repetitions of each ferry/peer pair (default 3)
   --ferry PATH       use this ferry binary instead of building one
   --rev REV          build ferry from git revision REV (git archive) instead
@@ -31,11 +43,14 @@ usage: bench/run.sh [options]
   --build-dir DIR    where ferry and ferrybench are built
                      (default bench/.build)
   --workers N        pass --workers N to ferry
-  --port-base N      loopback ports N..N+50 (default 24000)
-  --bytes SIZE       single-stream download size (default 2G)
-  --conns K          idle connections for the RSS metric (default 5000)
-  --max-minutes M    stop starting new repetitions after M minutes (30)
+  --port-base N      loopback ports N..N+62 (default 24000)
+  --bytes SIZE       tcp: single-stream download size (default 2G)
+  --conns K          tcp: idle connections for the RSS metric (default 5000)
+  --http-conns N     http: wrk connections (default 50)
+  --max-minutes M    stop starting new repetitions after M minutes (30);
+                     every selected group still gets one repetition
   --no-install       never call apt-get
+  --dry-run          print the groups and the order of runs, then exit
 EOF
     exit 2
 }
@@ -58,10 +73,23 @@ BYTES=2G
 CONNS=5000
 MAX_MINUTES=30
 INSTALL=1
+DRY=0
 MULTI_SECONDS=3
 RTT_COUNT=20000
 RATE_SECONDS=5
 SETTLE=1
+# http: wrk, 50 connections on 2 threads; a warm-up run, then the measured one
+HTTP_SECONDS=5
+HTTP_WARMUP=1
+HTTP_CONNS=50
+HTTP_THREADS=2
+# post: POST_COUNT posts of POST_BYTES per run (median)
+POST_BYTES=100000000
+POST_COUNT=5
+# udp: datagrams of UDP_SIZE payload bytes, UDP_WINDOW in flight
+UDP_SECONDS=5
+UDP_WINDOW=32
+UDP_SIZE=64
 
 parse_args() {
     while (($#)); do
@@ -76,8 +104,10 @@ parse_args() {
         --port-base) PORT_BASE=${2:?}; shift ;;
         --bytes) BYTES=${2:?}; shift ;;
         --conns) CONNS=${2:?}; shift ;;
+        --http-conns) HTTP_CONNS=${2:?}; shift ;;
         --max-minutes) MAX_MINUTES=${2:?}; shift ;;
         --no-install) INSTALL=0 ;;
+        --dry-run) DRY=1 ;;
         -h | --help) usage ;;
         *) echo "run.sh: unknown option $1" >&2; usage ;;
         esac
@@ -86,38 +116,142 @@ parse_args() {
     if ((QUICK)); then
         REPS=${REPS:-1} BYTES=512M MULTI_SECONDS=1 RTT_COUNT=5000
         RATE_SECONDS=2 CONNS=1000
+        HTTP_SECONDS=2 POST_COUNT=1 UDP_SECONDS=2
     fi
     REPS=${REPS:-3}
     [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps wants a positive number"
     [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "--conns wants a positive number"
+    [[ $MAX_MINUTES =~ ^[0-9]+$ ]] || die "--max-minutes wants a number"
+    if ! [[ $HTTP_CONNS =~ ^[1-9][0-9]*$ ]] ||
+        ((HTTP_CONNS < HTTP_THREADS || HTTP_CONNS > 3000)); then
+        die "--http-conns wants $HTTP_THREADS..3000"
+    fi
     if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] ||
         ((PORT_BASE <= 1024 || PORT_BASE >= 32700)); then
         die "--port-base wants 1025..32699"
     fi
 }
 
-# "ferry" and "haproxy" stand for both of their variants.
-select_targets() {
-    local t want=" ${ONLY//,/ } "
-    SELECTED=""
-    if [[ -z $ONLY ]]; then
-        SELECTED=$ALL_TARGETS
-        return
-    fi
-    want=${want// ferry / ferry-connect ferry-socks5 }
-    want=${want// haproxy / haproxy-splice haproxy-copy }
-    for t in $want; do
-        [[ " $ALL_TARGETS " == *" $t "* ]] || die "unknown target '$t'"
-    done
-    for t in $ALL_TARGETS; do
-        [[ $want == *" $t "* ]] && SELECTED+="$t "
-    done
-    SELECTED=${SELECTED% }
+# ------------------------------------------------------------ groups
+
+# G is the group being run or reported; most functions below read it.
+G=""
+declare -A SEL=()       # group -> its selected targets, in table order
+declare -A REPS_DONE=()
+GROUPS_SEL=""
+
+group_targets() {
+    case $1 in
+    tcp) echo "ferry-connect ferry-socks5 $TCP_PEERS" ;;
+    http) echo "ferry squid tinyproxy haproxy-http" ;;
+    post) echo "ferry squid tinyproxy" ;;
+    udp) echo "ferry dante" ;;
+    esac
 }
 
-selected() { [[ " $SELECTED " == *" $1 "* ]]; }
+group_peers() {
+    case $1 in
+    tcp) echo "$TCP_PEERS" ;;
+    http) echo "squid tinyproxy haproxy-http" ;;
+    post) echo "squid tinyproxy" ;;
+    udp) echo "dante" ;;
+    esac
+}
 
+group_keys() {
+    case $1 in
+    tcp) echo "single multi rtt50 rtt99 rate idle" ;;
+    http) echo "rps p50 p99" ;;
+    post) echo "post" ;;
+    udp) echo "pps loss" ;;
+    esac
+}
+
+# What a name given to --only stands for in group $1.
+expand_name() {
+    case $2 in
+    ferry) [[ $1 == tcp ]] && echo "ferry-connect ferry-socks5" ||
+        echo ferry ;;
+    haproxy)
+        case $1 in
+        tcp) echo "haproxy-splice haproxy-copy" ;;
+        http) echo haproxy-http ;;
+        esac
+        ;;
+    *) echo "$2" ;;
+    esac
+}
+
+select_targets() {
+    local item g t n groups="" names="" want known
+    for item in ${ONLY//,/ }; do
+        if [[ " $ALL_GROUPS " == *" $item "* ]]; then
+            groups+=" $item"
+        else
+            names+=" $item"
+        fi
+    done
+    if [[ -z $ONLY ]]; then
+        groups=$ALL_GROUPS
+    elif [[ -z $groups ]]; then
+        groups=tcp
+    fi
+    for n in $names; do
+        known=0
+        for g in $ALL_GROUPS; do
+            for t in $(expand_name "$g" "$n"); do
+                [[ " $(group_targets "$g") " == *" $t "* ]] && known=1
+            done
+        done
+        ((known)) || die "unknown target '$n'"
+    done
+    for g in $ALL_GROUPS; do
+        [[ " $groups " == *" $g "* ]] || continue
+        want=""
+        for n in $names; do want+=" $(expand_name "$g" "$n")"; done
+        SEL[$g]=""
+        for t in $(group_targets "$g"); do
+            if [[ -z $names || " $want " == *" $t "* ]]; then
+                SEL[$g]+="$t "
+            fi
+        done
+        SEL[$g]=${SEL[$g]% }
+        if [[ -n ${SEL[$g]} ]]; then
+            GROUPS_SEL+=" $g"
+        elif [[ -n $ONLY && " ${ONLY//,/ } " == *" $g "* ]]; then
+            say "group $g: none of the named targets takes part; skipped"
+        fi
+    done
+    GROUPS_SEL=${GROUPS_SEL# }
+    [[ -n $GROUPS_SEL ]] || die "nothing selected: the targets named take" \
+        "part in none of the groups named"
+}
+
+# Is target $1 selected in group $G?
+selected() { [[ " ${SEL[$G]:-} " == *" $1 "* ]]; }
+
+# ... in any group?
+any_selected() {
+    local g
+    for g in $GROUPS_SEL; do
+        [[ " ${SEL[$g]} " == *" $1 "* ]] && return 0
+    done
+    return 1
+}
+
+ferry_selected() {
+    any_selected ferry || any_selected ferry-connect ||
+        any_selected ferry-socks5
+}
+
+is_ferry() { [[ $1 == ferry || $1 == ferry-* ]]; }
+
+# The ferry target a peer of group $G is compared with.
 variant_of() {
+    if [[ $G != tcp ]]; then
+        echo ferry
+        return
+    fi
     case $1 in
     dante | microsocks) echo ferry-socks5 ;;
     *) echo ferry-connect ;;
@@ -143,8 +277,7 @@ install_missing() {
 # ferry's own build dependencies come from scripts/install-deps.sh.
 install_deps() {
     local pkgs=(gcc libc6-dev coreutils procps util-linux)
-    if { selected ferry-connect || selected ferry-socks5; } &&
-        [[ -z $FERRY_BIN ]]; then
+    if ferry_selected && [[ -z $FERRY_BIN ]]; then
         if ((INSTALL)) && [[ -x $SRC_DIR/scripts/install-deps.sh ]]; then
             "$SRC_DIR/scripts/install-deps.sh"
         else
@@ -152,11 +285,17 @@ install_deps() {
                 libyaml-dev libssl-dev node-llhttp libcmocka-dev)
         fi
     fi
-    selected haproxy-splice || selected haproxy-copy && pkgs+=(haproxy)
-    selected squid && pkgs+=(squid)
-    selected tinyproxy && pkgs+=(tinyproxy)
-    selected dante && pkgs+=(dante-server)
-    selected microsocks && pkgs+=(microsocks)
+    if [[ " $GROUPS_SEL " == *" http "* ]]; then
+        pkgs+=(wrk)
+        # any nginx flavour will do; Debian's smallest is nginx-light
+        command -v nginx >/dev/null || pkgs+=(nginx-light)
+    fi
+    any_selected haproxy-splice || any_selected haproxy-copy ||
+        any_selected haproxy-http && pkgs+=(haproxy)
+    any_selected squid && pkgs+=(squid)
+    any_selected tinyproxy && pkgs+=(tinyproxy)
+    any_selected dante && pkgs+=(dante-server)
+    any_selected microsocks && pkgs+=(microsocks)
     install_missing "${pkgs[@]}"
 }
 
@@ -165,9 +304,7 @@ build() {
     FB="$BUILD_DIR/ferrybench"
     cc -std=c17 -O2 -Wall -Wextra -pthread -o "$FB" \
         "$BENCH_DIR/ferrybench.c" || die "ferrybench does not build"
-    if ! selected ferry-connect && ! selected ferry-socks5; then
-        return
-    fi
+    ferry_selected || return 0
     if [[ -n $FERRY_BIN ]]; then
         [[ -x $FERRY_BIN ]] || die "$FERRY_BIN is not executable"
         FERRY_FROM="binary $FERRY_BIN"
@@ -199,33 +336,47 @@ build() {
     fi
 }
 
+# Every port sits at a fixed offset from --port-base.  "ferry" is the
+# http listener (+1) except in the udp group, where it is the socks one.
 port_of() {
     case $1 in
     server) echo $((PORT_BASE)) ;;
     ferry-connect) echo $((PORT_BASE + 1)) ;;
     ferry-socks5) echo $((PORT_BASE + 2)) ;;
+    ferry) [[ $G == udp ]] && echo $((PORT_BASE + 2)) ||
+        echo $((PORT_BASE + 1)) ;;
     haproxy-splice | haproxy-copy) echo $((PORT_BASE + 10)) ;;
+    haproxy-http) echo $((PORT_BASE + 11)) ;;
     squid) echo $((PORT_BASE + 20)) ;;
     tinyproxy) echo $((PORT_BASE + 30)) ;;
     dante) echo $((PORT_BASE + 40)) ;;
     microsocks) echo $((PORT_BASE + 50)) ;;
+    nginx) echo $((PORT_BASE + 60)) ;;
+    httpsink) echo $((PORT_BASE + 61)) ;;
+    udpecho) echo $((PORT_BASE + 62)) ;;
     esac
 }
 
+# How a ferrybench client reaches the target (--via).
 via_of() {
     local p
+    [[ $1 == direct ]] && { echo direct; return; }
     p=$(port_of "$1")
-    case $1 in
-    ferry-connect | squid | tinyproxy) echo "connect://127.0.0.1:$p" ;;
-    ferry-socks5 | dante | microsocks) echo "socks5://127.0.0.1:$p" ;;
-    haproxy-*) echo "relay://127.0.0.1:$p" ;;
+    case $G:$1 in
+    tcp:ferry-connect | tcp:squid | tcp:tinyproxy)
+        echo "connect://127.0.0.1:$p" ;;
+    tcp:ferry-socks5 | tcp:dante | tcp:microsocks)
+        echo "socks5://127.0.0.1:$p" ;;
+    tcp:haproxy-*) echo "relay://127.0.0.1:$p" ;;
+    post:*) echo "http://127.0.0.1:$p" ;;
+    udp:*) echo "socks5://127.0.0.1:$p" ;;
     esac
 }
 
 check_ports_free() {
     local n p
-    for n in server ferry-connect ferry-socks5 haproxy-copy squid tinyproxy \
-        dante microsocks; do
+    for n in server ferry-connect ferry-socks5 haproxy-copy haproxy-http \
+        squid tinyproxy dante microsocks nginx httpsink; do
         p=$(port_of "$n")
         if "$FB" wait --target "127.0.0.1:$p" --timeout 0 2>/dev/null; then
             die "127.0.0.1:$p is in use (try --port-base)"
@@ -234,7 +385,7 @@ check_ports_free() {
 }
 
 write_configs() {
-    local srv log="$WORK/peer"
+    local srv log="$WORK/peer" ngx="$WORK/nginx"
     srv="127.0.0.1:$(port_of server)"
     mkdir -m 777 "$log"
     local hap="global
@@ -250,6 +401,19 @@ defaults
     printf '%s\n%s\n' "$hap" "listen relay
   bind 127.0.0.1:$(port_of haproxy-copy)
   server s1 $srv" >"$WORK/haproxy-copy.cfg"
+    cat >"$WORK/haproxy-http.cfg" <<EOF
+global
+  maxconn 7000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+listen web
+  bind 127.0.0.1:$(port_of haproxy-http)
+  server s1 127.0.0.1:$(port_of nginx)
+EOF
     cat >"$WORK/squid.conf" <<EOF
 http_port 127.0.0.1:$(port_of squid)
 acl localnet src 127.0.0.0/8
@@ -271,6 +435,8 @@ Allow 127.0.0.1
 LogLevel Critical
 PidFile "$log/tinyproxy.pid"
 EOF
+    # The socks rule has no "command:", so it passes every command,
+    # udpassociate and udpreply included (the echo server is on loopback).
     cat >"$WORK/danted.conf" <<EOF
 logoutput: $log/danted.log
 internal: 127.0.0.1 port = $(port_of dante)
@@ -281,6 +447,49 @@ user.privileged: root
 user.unprivileged: nobody
 client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+EOF
+    mkdir -p "$ngx/www" "$ngx/tmp"
+    # 100 bytes: 99 letters and a newline
+    printf '%099d\n' 0 | tr 0 f >"$ngx/www/small.txt"
+    chmod -R a+rX "$ngx"
+    cat >"$WORK/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $ngx/nginx.pid;
+error_log $ngx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  keepalive_timeout 60s;
+  client_body_temp_path $ngx/tmp;
+  default_type text/plain;
+  server {
+    listen 127.0.0.1:$(port_of nginx);
+    root $ngx/www;
+  }
+}
+EOF
+    # wrk: args = absolute URI, Host (none for origin-form targets);
+    # done() prints the result and every error counter as metric lines.
+    cat >"$WORK/ferrybench.lua" <<'EOF'
+function init(args)
+   if args[1] and args[1] ~= "" then wrk.path = args[1] end
+   if args[2] and args[2] ~= "" then wrk.headers["Host"] = args[2] end
+end
+function done(summary, latency, requests)
+   local e = summary.errors
+   local secs = summary.duration / 1e6
+   io.write(string.format("metric=http_rps value=%.1f requests=%d" ..
+      " seconds=%.3f status_errors=%d connect_errors=%d read_errors=%d" ..
+      " write_errors=%d timeouts=%d\n", summary.requests / secs,
+      summary.requests, secs, e.status, e.connect, e.read, e.write,
+      e.timeout))
+   io.write(string.format("metric=http_p50_us value=%.1f\n",
+      latency:percentile(50)))
+   io.write(string.format("metric=http_p99_us value=%.1f\n",
+      latency:percentile(99)))
+end
 EOF
 }
 
@@ -325,22 +534,50 @@ stop_tree() {
     wait "$1" 2>/dev/null || true
 }
 
+# The server a group's traffic goes to, one at a time (SPID).
 start_server() {
-    "$FB" server --listen "127.0.0.1:$(port_of server)" --threads 2 \
-        2>"$WORK/server.log" &
+    local log="$WORK/server-$G.log" port
+    case $G in
+    tcp)
+        port=$(port_of server)
+        "$FB" server --listen "127.0.0.1:$port" --threads 2 2>"$log" &
+        ;;
+    http)
+        port=$(port_of nginx)
+        nginx -c "$WORK/nginx.conf" -p "$WORK/nginx/" >"$log" 2>&1 &
+        ;;
+    post)
+        port=$(port_of httpsink)
+        "$FB" httpsink --listen "127.0.0.1:$port" --threads 2 2>"$log" &
+        ;;
+    udp)
+        "$FB" udpecho --listen "127.0.0.1:$(port_of udpecho)" 2>"$log" &
+        ;;
+    esac
     SPID=$!
-    "$FB" wait --target "127.0.0.1:$(port_of server)" --timeout 10 ||
-        die "ferrybench server did not start: $(cat "$WORK/server.log")"
+    if [[ -n ${port:-} ]]; then
+        "$FB" wait --target "127.0.0.1:$port" --timeout 10 ||
+            die "the $G server did not start: $(cat "$log")"
+    else
+        sleep 0.2
+    fi
+    alive "$SPID" || die "the $G server did not start: $(cat "$log")"
+}
+
+stop_server() {
+    [[ -n $SPID ]] || return 0
+    stop_tree "$SPID"
+    SPID=""
 }
 
 launch() {
-    local log="$WORK/peer/$1.out"
+    local log="$WORK/peer/$G-$1.out"
     local fargs=(-L "http://127.0.0.1:$(port_of ferry-connect)"
         -L "socks5://127.0.0.1:$(port_of ferry-socks5)"
         --access-log off --log-level warn)
     [[ -n $WORKERS ]] && fargs+=(--workers "$WORKERS")
     case $1 in
-    ferry-*) "$FERRY_BIN" "${fargs[@]}" >"$log" 2>&1 & ;;
+    ferry*) "$FERRY_BIN" "${fargs[@]}" >"$log" 2>&1 & ;;
     haproxy-*) haproxy -db -f "$WORK/$1.cfg" >"$log" 2>&1 & ;;
     squid) squid -N -f "$WORK/squid.conf" >"$log" 2>&1 & ;;
     tinyproxy) tinyproxy -d -c "$WORK/tinyproxy.conf" >"$log" 2>&1 & ;;
@@ -353,20 +590,42 @@ launch() {
 }
 
 start_target() {
+    local ports p
     launch "$1"
-    if ! "$FB" wait --via "$(via_of "$1")" --timeout 20 2>/dev/null ||
-        ! alive "$TPID"; then
-        say "$1 did not start:"
-        tail -n 5 "$WORK/peer/$1.out" >&2 || true
-        stop_target
-        return 1
-    fi
+    ports=$(port_of "$1")
+    is_ferry "$1" && ports="$(port_of ferry-connect) $(port_of ferry-socks5)"
+    for p in $ports; do
+        if ! "$FB" wait --target "127.0.0.1:$p" --timeout 20 \
+            2>/dev/null || ! alive "$TPID"; then
+            say "$1 did not start:"
+            tail -n 5 "$WORK/peer/$G-$1.out" >&2 || true
+            stop_target "$1"
+            return 1
+        fi
+    done
+}
+
+# ferry runs with --log-level warn: anything beyond its start-up banner is
+# a warning or an error, kept for the report.
+check_ferry_log() {
+    local f="$WORK/peer/$G-$1.out" extra
+    [[ -s $f ]] || return 0
+    extra=$(grep -v -e '^ferry: .* proxy ' -e '^  export ' "$f" || true)
+    [[ -n $extra ]] || return 0
+    say "  ferry logged $(wc -l <<<"$extra") line(s):" \
+        "$(head -n 1 <<<"$extra")"
+    # shellcheck disable=SC2001  # every line of a multi-line value
+    sed "s/^/target=$1 rep=$REP ferry-log| /" <<<"$extra" >>"$WORK/raw.log"
+    # shellcheck disable=SC2001
+    sed "s/^/rep $REP: /" <<<"$extra" >>"$WORK/$G/ferrylog"
 }
 
 stop_target() {
     [[ -n $TPID ]] || return 0
     stop_tree "$TPID"
     TPID=""
+    is_ferry "${1:-}" && check_ferry_log "$1"
+    return 0
 }
 
 # shellcheck disable=SC2317  # called from the EXIT trap
@@ -374,7 +633,7 @@ cleanup() {
     set +e
     [[ -n $CPID ]] && kill "$CPID" 2>/dev/null
     stop_target
-    [[ -n $SPID ]] && stop_tree "$SPID"
+    stop_server
     [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
 }
 
@@ -427,23 +686,39 @@ unpin_trees() {
 
 CLIENT_TIMEOUT=120
 
-# One ferrybench client run; its metric lines go to $WORK/run.out.  A run
-# that fails leaves its lines renamed (failed_metric=) so nothing is taken.
-# The client runs in the background so that a signal stops the script at
-# once (bash runs traps only between foreground commands).
-bench() {
-    local out rc=0 pre=()
-    [[ -n ${PIN:-} ]] && pre=(taskset -c "$PIN")
-    timeout -k 5 $((CLIENT_TIMEOUT + 15)) "${pre[@]}" "$FB" "$@" \
-        --target "127.0.0.1:$(port_of server)" \
-        --timeout "$CLIENT_TIMEOUT" >"$WORK/one.out" 2>>"$WORK/client.err" &
+# Run "$@" (a client) in the background under timeout, stdout to
+# $WORK/one.out, so that a signal stops the script at once (bash runs traps
+# only between foreground commands).  Returns its exit status.
+run_client() {
+    local rc=0 limit=$1
+    shift
+    timeout -k 5 "$limit" "$@" >"$WORK/one.out" 2>>"$WORK/client.err" &
     CPID=$!
     wait "$CPID" || rc=$?
     CPID=""
+    return "$rc"
+}
+
+# One ferrybench client run against the group's server; its metric lines
+# go to $WORK/run.out.  A run that fails leaves its lines renamed
+# (failed_metric=) so nothing is taken.
+bench() {
+    local out rc=0 pre=() target
+    [[ -n ${PIN:-} ]] && pre=(taskset -c "$PIN")
+    case $G in
+    tcp) target=$(port_of server) ;;
+    post) target=$(port_of httpsink) ;;
+    udp) target=$(port_of udpecho) ;;
+    esac
+    run_client $((CLIENT_TIMEOUT + 15)) "${pre[@]}" "$FB" "$@" \
+        --target "127.0.0.1:$target" --timeout "$CLIENT_TIMEOUT" || rc=$?
     out=$(cat "$WORK/one.out")
     if ((rc)); then
         say "  ferrybench $1 failed (exit $rc): $(tail -n 1 "$WORK/client.err")"
         out=${out//metric=/failed_metric=}
+        [[ -n $out ]] || out="failed_metric=$1 exit=$rc"
+        echo "$T_NOW rep $REP: ferrybench $1 exit $rc:" \
+            "$(tail -n 1 "$WORK/client.err")" >>"$WORK/$G/invalid"
     fi
     [[ -z $out ]] || echo "$out" >>"$WORK/run.out"
 }
@@ -456,6 +731,12 @@ metric_name() {
     rtt99) echo rtt_p99_us ;;
     rate) echo conn_rate ;;
     idle) echo idle_kib_per_conn ;;
+    rps) echo http_rps ;;
+    p50) echo http_p50_us ;;
+    p99) echo http_p99_us ;;
+    post) echo post_mbps ;;
+    pps) echo udp_pps ;;
+    loss) echo udp_loss_pct ;;
     esac
 }
 
@@ -468,9 +749,8 @@ value_of() {
     echo "${v:-fail}"
 }
 
-measure() {
+measure_tcp() {
     local t=$1 via=$2 pid=${3:-}
-    : >"$WORK/run.out"
     if [[ -n $pid ]]; then
         bench idle --via "$via" --pid "$pid" --conns "$CONNS" \
             --settle "$SETTLE"
@@ -482,7 +762,69 @@ measure() {
     bench rate --via "$via" --seconds "$RATE_SECONDS" --concurrency 32
     bench single --via "$via" --bytes "$BYTES"
     bench multi --via "$via" --streams 8 --seconds "$MULTI_SECONDS"
-    sed "s/^/target=$t rep=$REP /" "$WORK/run.out" >>"$WORK/raw.log"
+}
+
+# wrk's error counters from a metric=http_rps line: "" when the run is
+# valid, else what was wrong.  Every counter must be 0, with one
+# exception: tinyproxy closes the connection after every response without
+# a "Connection: close" header, and wrk counts each such EOF as a read
+# error; for tinyproxy read errors are fine up to one per response.
+wrk_invalid() {
+    awk -v t="$2" '$1 == "metric=http_rps" {
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+        bad = ""
+        if (f["requests"] == 0) bad = bad " no requests"
+        n = split("status_errors connect_errors write_errors timeouts", k, " ")
+        if (t != "tinyproxy") k[++n] = "read_errors"
+        for (i = 1; i <= n; i++)
+            if (f[k[i]] > 0) bad = bad " " k[i] "=" f[k[i]]
+        if (t == "tinyproxy" && f["read_errors"] > f["requests"])
+            bad = bad " read_errors=" f["read_errors"] ">requests"
+        print (bad == "" ? "ok" : substr(bad, 2)); found = 1; exit }
+        END { if (!found) print "no result line" }' "$1"
+}
+
+measure_http() {
+    local t=$1 url args=() rc=0 bad ngx
+    ngx="127.0.0.1:$(port_of nginx)"
+    case $t in
+    direct) url="http://$ngx/small.txt" ;;
+    haproxy-http) url="http://127.0.0.1:$(port_of haproxy-http)/small.txt" ;;
+    *) url="http://127.0.0.1:$(port_of "$t")/"
+        args=("http://$ngx/small.txt" "$ngx") ;;
+    esac
+    local wrk=(wrk -t "$HTTP_THREADS" -c "$HTTP_CONNS" --timeout 2s
+        --latency -s "$WORK/ferrybench.lua")
+    run_client $((HTTP_WARMUP + 30)) "${wrk[@]}" -d "${HTTP_WARMUP}s" \
+        "$url" "${args[@]}" || true
+    run_client $((HTTP_SECONDS + 30)) "${wrk[@]}" -d "${HTTP_SECONDS}s" \
+        "$url" "${args[@]}" || rc=$?
+    grep -v '^metric=' "$WORK/one.out" |
+        sed "s/^/target=$t rep=$REP wrk| /" >>"$WORK/raw.log"
+    bad=$(wrk_invalid "$WORK/one.out" "$t")
+    ((rc == 0)) || bad="wrk exit $rc${bad:+; $bad}"
+    if [[ $bad == ok ]]; then
+        grep '^metric=' "$WORK/one.out" >>"$WORK/run.out" || true
+    else
+        say "  wrk via $t not valid: $bad"
+        echo "$T_NOW rep $REP: $bad" >>"$WORK/$G/invalid"
+        grep '^metric=' "$WORK/one.out" |
+            sed 's/^metric=/failed_metric=/' >>"$WORK/run.out" || true
+    fi
+}
+
+measure() {
+    local t=$1 pid=${2:-}
+    : >"$WORK/run.out"
+    case $G in
+    tcp) measure_tcp "$t" "$(via_of "$t")" "$pid" ;;
+    http) measure_http "$t" ;;
+    post) bench post --via "$(via_of "$t")" --bytes "$POST_BYTES" \
+        --count "$POST_COUNT" ;;
+    udp) bench udp --via "$(via_of "$t")" --seconds "$UDP_SECONDS" \
+        --window "$UDP_WINDOW" --size "$UDP_SIZE" ;;
+    esac
+    sed "s/^/group=$G target=$t rep=$REP /" "$WORK/run.out" >>"$WORK/raw.log"
 }
 
 declare -A LAST
@@ -491,35 +833,37 @@ LAST_TARGET=""
 # Keep this run's values; a peer run right after its ferry variant also
 # gives one "ferry peer" line per metric for the ratios.
 record() {
-    local t=$1 k v procs
-    mkdir -p "$WORK/v/$t" "$WORK/p/$t"
-    for k in $KEYS; do
+    local t=$1 k v procs d="$WORK/$G"
+    mkdir -p "$d/v/$t" "$d/p/$t"
+    for k in $(group_keys "$G"); do
         [[ $t == direct && $k == idle ]] && continue
         v=$(value_of "$k")
-        echo "$v" >>"$WORK/v/$t/$k"
-        if [[ $t != ferry-* && $t != direct &&
+        echo "$v" >>"$d/v/$t/$k"
+        if [[ $t != ferry* && $t != direct &&
             $LAST_TARGET == "$(variant_of "$t")" ]]; then
-            echo "${LAST[$k]} $v" >>"$WORK/p/$t/$k"
+            echo "${LAST[$k]} $v" >>"$d/p/$t/$k"
         fi
         LAST[$k]=$v
     done
     procs=$(awk '$1 == "metric=idle_kib_per_conn" {
         for (i = 2; i <= NF; i++) if ($i ~ /^procs_after=/) {
             sub(/^procs_after=/, "", $i); print $i } }' "$WORK/run.out")
-    [[ -n $procs ]] && echo "$procs" >"$WORK/v/$t/procs"
+    [[ -n $procs ]] && echo "$procs" >"$d/v/$t/procs"
     LAST_TARGET=$t
 }
 
 run_target() {
     local t=$1
-    say "rep $REP/$REPS: $t"
+    T_NOW=$t
+    say "$G rep $REP/$REPS: $t"
     if [[ $t == direct ]]; then
-        measure direct direct
+        measure direct
     elif start_target "$t"; then
-        measure "$t" "$(via_of "$t")" "$TPID"
-        stop_target
+        measure "$t" "$TPID"
+        stop_target "$t"
     else
         : >"$WORK/run.out"
+        echo "$t rep $REP: did not start" >>"$WORK/$G/invalid"
     fi
     record "$t"
     sleep 0.5
@@ -529,16 +873,39 @@ run_target() {
 # variant; a ferry variant with no selected peer runs alone.
 schedule() {
     local p v order="direct"
-    for p in $PEERS; do
+    for p in $(group_peers "$G"); do
         selected "$p" || continue
         v=$(variant_of "$p")
         selected "$v" && order+=" $v"
         order+=" $p"
     done
-    for v in ferry-connect ferry-socks5; do
+    for v in ferry ferry-connect ferry-socks5; do
         selected "$v" && [[ " $order " != *" $v "* ]] && order+=" $v"
     done
     echo "$order"
+}
+
+run_group() {
+    local order t
+    mkdir -p "$WORK/$G"
+    : >"$WORK/$G/invalid"
+    LAST=()
+    LAST_TARGET=""
+    start_server
+    order=$(schedule)
+    say "group $G: targets ${SEL[$G]}; order per repetition: $order"
+    for ((REP = 1; REP <= REPS; REP++)); do
+        if ((REP > 1 && SECONDS > MAX_MINUTES * 60)); then
+            say "time budget of $MAX_MINUTES min used: group $G stops" \
+                "after $((REP - 1)) repetitions"
+            break
+        fi
+        for t in $order; do
+            run_target "$t"
+        done
+    done
+    REPS_DONE[$G]=$((REP - 1))
+    stop_server
 }
 
 # ------------------------------------------------------------ report
@@ -553,17 +920,28 @@ median() {
         }'
 }
 
-# Ratio per "ferry peer" line: plain ferry/peer, except latency, which
+# How a metric's ratio is formed: "plain" ferry/peer, "added" (latency
+# over the direct path), or "none".
+ratio_kind() {
+    case $G:$1 in
+    tcp:rtt*) echo added ;;
+    udp:loss) echo none ;;
+    *) echo plain ;;
+    esac
+}
+
+# Ratio per "ferry peer" line: plain ferry/peer, except tcp latency, which
 # compares the latency each one adds to the direct path (its median over
 # all repetitions; one direct run is too noisy a baseline).
 ratios() {
-    local d=fail
-    if [[ $1 == rtt* && -s $WORK/v/direct/$1 ]]; then
-        d=$(median <"$WORK/v/direct/$1")
+    local d=fail kind
+    kind=$(ratio_kind "$1")
+    if [[ $kind == added && -s $WORK/$G/v/direct/$1 ]]; then
+        d=$(median <"$WORK/$G/v/direct/$1")
     fi
-    awk -v k="$1" -v d="$d" '
+    awk -v kind="$kind" -v d="$d" '
         $1 == "fail" || $2 == "fail" { next }
-        k ~ /^rtt/ {
+        kind == "added" {
             if (d == "fail" || $2 - d <= 0) next
             a = $1 - d
             printf "%.6f\n", (a > 0 ? a : 0) / ($2 - d); next
@@ -577,6 +955,7 @@ fmt() {
     [[ $v == fail || $v == - ]] && { echo "$v"; return; }
     awk -v v="$v" -v f="$f" 'BEGIN {
         if (f == "%r") f = (v < 0.1 ? "%.3f" : "%.2f")
+        if (f == "%ms") { f = "%.2f"; v = v / 1000 }
         printf f, v }'
 }
 
@@ -588,44 +967,65 @@ row_label() {
     rtt99) echo "RTT p99 us (lower is better)" ;;
     rate) echo "conn/s (higher is better)" ;;
     idle) echo "idle KiB/conn (lower is better)" ;;
+    rps) echo "requests/s (higher is better)" ;;
+    p50) echo "latency p50 ms (lower is better)" ;;
+    p99) echo "latency p99 ms (lower is better)" ;;
+    post) echo "POST MB/s (higher is better)" ;;
+    pps) echo "echoed datagrams/s (higher is better)" ;;
+    loss) echo "loss % (lower is better)" ;;
     esac
 }
 
 col_name() {
-    case $1 in
-    ferry-connect) echo ferry-CONNECT ;;
-    ferry-socks5) echo ferry-SOCKS5 ;;
+    case $G:$1 in
+    http:direct) echo "nginx direct" ;;
+    tcp:ferry-connect) echo ferry-CONNECT ;;
+    tcp:ferry-socks5) echo ferry-SOCKS5 ;;
     *) echo "$1" ;;
     esac
 }
 
 cell() {
     local f
-    [[ -s $WORK/v/$1/$2 ]] || { echo -; return; }
+    [[ -s $WORK/$G/v/$1/$2 ]] || { echo -; return; }
     case $2 in
     idle) f="%.2f" ;;
     rtt*) f="%.1f" ;;
+    p50 | p99) f="%ms" ;;
+    loss) f="%.3f" ;;
     *) f="%.0f" ;;
     esac
-    fmt "$(median <"$WORK/v/$1/$2")" "$f"
+    fmt "$(median <"$WORK/$G/v/$1/$2")" "$f"
+}
+
+# Unlike work, in parentheses: HAProxy's conn/s (no proxy handshake) and
+# everything of haproxy-http (a fixed backend, origin-form requests).
+unlike() {
+    [[ $G == tcp && $1 == haproxy-* && $2 == rate ]] ||
+        [[ $G == http && $1 == haproxy-http ]]
+}
+
+# The median ratio of a peer's pairs for metric $2, or fail.
+ratio_value() {
+    [[ -s $WORK/$G/p/$1/$2 ]] || { echo fail; return; }
+    ratios "$2" "$WORK/$G/p/$1/$2" | median
 }
 
 # n/a: no pair gave a ratio (a run failed, or the peer added no latency).
 ratio_cell() {
     local r
-    [[ -s $WORK/p/$1/$2 ]] || { echo -; return; }
-    r=$(fmt "$(ratios "$2" "$WORK/p/$1/$2" | median)" %r)
+    [[ -s $WORK/$G/p/$1/$2 ]] || { echo -; return; }
+    [[ $(ratio_kind "$2") == none ]] && { echo -; return; }
+    r=$(fmt "$(ratio_value "$1" "$2")" %r)
     [[ $r == fail ]] && r=n/a
-    if [[ $1 == haproxy-* && $2 == rate ]]; then
-        r="($r)"
-    fi
+    unlike "$1" "$2" && r="($r)"
     echo "$r"
 }
 
 table() {
     local t k line cols=(direct) rcols=()
-    for t in $SELECTED; do cols+=("$t"); done
-    for t in $PEERS; do
+    for t in ${SEL[$G]}; do cols+=("$t"); done
+    for t in $(group_peers "$G"); do
         selected "$t" && selected "$(variant_of "$t")" && rcols+=("$t")
     done
     line="| metric |"
@@ -635,12 +1035,38 @@ table() {
     line="| --- |"
     for t in "${cols[@]}" "${rcols[@]}"; do line+=" ---: |"; done
     echo "$line"
-    for k in $KEYS; do
+    for k in $(group_keys "$G"); do
         line="| $(row_label "$k") |"
         for t in "${cols[@]}"; do line+=" $(cell "$t" "$k") |"; done
         for t in "${rcols[@]}"; do line+=" $(ratio_cell "$t" "$k") |"; done
         echo "$line"
     done
+}
+
+# "- target: ferry/PEER METRIC >= X: now R (met | NOT met)"
+target_line() {
+    local peer=$1 k=$2 want=$3 what=$4 r verdict
+    selected "$peer" && selected ferry || return 0
+    r=$(ratio_value "$peer" "$k")
+    if [[ $r == fail ]]; then
+        echo "- target ferry/$peer $what >= $want: no valid pair"
+        return
+    fi
+    verdict=$(awk -v r="$r" -v w="$want" 'BEGIN {
+        print (r + 0 >= w + 0 ? "met" : "NOT met") }')
+    echo "- target ferry/$peer $what >= $want: now $(fmt "$r" %r)" \
+        "($verdict)"
+}
+
+targets() {
+    case $G in
+    http)
+        target_line squid rps 3 "requests/s"
+        target_line haproxy-http rps 0.8 "requests/s"
+        ;;
+    post) target_line squid post 1.0 "POST MB/s" ;;
+    esac
+    return 0
 }
 
 cpu_busy_pct() {
@@ -660,9 +1086,9 @@ peer_versions() {
     if [[ -n $FERRY_BIN ]]; then
         echo "- $("$FERRY_BIN" --version 2>&1 | head -n 1), $FERRY_FROM"
     fi
-    for t in $SELECTED; do
+    for t in $(for g in $GROUPS_SEL; do echo "${SEL[$g]}"; done); do
         case $t in
-        haproxy-splice | haproxy-copy) echo "- $(haproxy -v | head -n 1)" ;;
+        haproxy-*) echo "- $(haproxy -v | head -n 1)" ;;
         squid) echo "- $(squid -v | head -n 1)" ;;
         tinyproxy) echo "- $(tinyproxy -v 2>&1 | head -n 1)" ;;
         dante) echo "- $(danted -v 2>&1 | awk '{ sub(/\.$/, "", $2);
@@ -671,16 +1097,107 @@ peer_versions() {
             microsocks 2>/dev/null)" ;;
         esac
     done
+    if [[ " $GROUPS_SEL " == *" http "* ]]; then
+        echo "- $(nginx -v 2>&1 | head -n 1 | sed 's/^nginx version: //')" \
+            "(origin), $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')" \
+            "(client)"
+    fi
 }
 
 procs_note() {
     local t n
-    for t in $SELECTED; do
-        [[ -s $WORK/v/$t/procs ]] || continue
-        n=$(cat "$WORK/v/$t/procs")
+    for t in ${SEL[$G]}; do
+        [[ -s $WORK/$G/v/$t/procs ]] || continue
+        n=$(cat "$WORK/$G/v/$t/procs")
         ((n > 1)) && echo "- $t: idle RSS summed over $n processes"
     done
     return 0
+}
+
+# Runs that gave no value, and what ferry logged at warn level.
+problems_note() {
+    local n
+    if [[ -s $WORK/$G/invalid ]]; then
+        echo "- runs not counted ($(wc -l <"$WORK/$G/invalid")):"
+        sed 's/^/  - /' "$WORK/$G/invalid" | head -n 20
+    fi
+    if [[ -s $WORK/$G/ferrylog ]]; then
+        n=$(wc -l <"$WORK/$G/ferrylog")
+        echo "- ferry logged $n line(s) at --log-level warn (first 10;" \
+            "all in latest.log):"
+        head -n 10 "$WORK/$G/ferrylog" | sed 's/^/  - /'
+    fi
+    return 0
+}
+
+section_tcp() {
+    echo "## TCP tunnels and relays"
+    echo
+    echo "reps=${REPS_DONE[tcp]} bytes=$BYTES conns=$CONNS" \
+        "rtt_count=$RTT_COUNT rate_seconds=$RATE_SECONDS" \
+        "multi_seconds=$MULTI_SECONDS"
+    echo
+    table
+    echo
+    echo "Throughput and conn/s: ferry/peer, >1 means ferry is faster." \
+        "RTT: latency ferry adds to the direct path (median direct figure)" \
+        "over latency the peer adds, <1 means ferry adds less; n/a when the" \
+        "peer was not slower than direct.  Idle KiB/conn: ferry/peer, <1" \
+        "means ferry uses less memory.  Pairs: CONNECT for" \
+        "haproxy/squid/tinyproxy, SOCKS5 for dante/microsocks.  Ratios in" \
+        "parentheses compare unlike work: HAProxy relays a fixed backend" \
+        "and skips the proxy handshake."
+}
+
+section_http() {
+    echo "## HTTP forwarding: small responses"
+    echo
+    echo "reps=${REPS_DONE[http]}; wrk -t$HTTP_THREADS -c$HTTP_CONNS" \
+        "-d${HTTP_SECONDS}s (after a ${HTTP_WARMUP}s warm-up) for a" \
+        "100-byte file from nginx (1 worker); absolute-URI requests to" \
+        "ferry, squid and tinyproxy, origin-form to nginx and HAProxy."
+    echo
+    table
+    echo
+    echo "Requests/s: ferry/peer, >1 means ferry is faster.  Latency" \
+        "(wrk, $HTTP_CONNS connections, so mostly queueing): ferry/peer," \
+        "<1 means ferry answers sooner.  haproxy-http in parentheses:" \
+        "unlike work, HAProxy in http mode relays origin-form requests to" \
+        "one fixed backend (http-reuse always) and resolves no target per" \
+        "request.  tinyproxy closes the connection after each response," \
+        "so wrk reconnects for every request through it."
+    echo
+    targets
+}
+
+section_post() {
+    echo "## HTTP forwarding: 100 MB POST"
+    echo
+    echo "reps=${REPS_DONE[post]}; each run posts $POST_BYTES bytes" \
+        "$POST_COUNT time(s), each on a new connection, to the ferrybench" \
+        "httpsink (reads and discards the Content-Length body, answers" \
+        "200); a cell is the median over runs of each run's median."
+    echo
+    table
+    echo
+    echo "MB = 10^6 bytes, from the first byte of the request to the end" \
+        "of the response head.  ferry/peer, >1 means ferry is faster."
+    echo
+    targets
+}
+
+section_udp() {
+    echo "## SOCKS5 UDP ASSOCIATE"
+    echo
+    echo "reps=${REPS_DONE[udp]}; ferrybench udp: $UDP_SIZE-byte payloads" \
+        "to a UDP echo server, $UDP_WINDOW datagrams in flight," \
+        "${UDP_SECONDS}s after 0.5 s of warm-up; a datagram not echoed" \
+        "within 200 ms counts as lost."
+    echo
+    table
+    echo
+    echo "Echoed datagrams/s: ferry/peer, >1 means ferry relays more." \
+        "direct: the same client without a proxy (no SOCKS5 header)."
 }
 
 report() {
@@ -688,34 +1205,33 @@ report() {
     {
         echo "# ferry benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo
-        echo "$(uname -sr), $(nproc) CPUs; reps=$REPS quick=$QUICK" \
-            "bytes=$BYTES conns=$CONNS rtt_count=$RTT_COUNT" \
-            "rate_seconds=$RATE_SECONDS multi_seconds=$MULTI_SECONDS;" \
-            "CPU busy before the run: $BUSY%;" \
+        echo "$(uname -sr), $(nproc) CPUs; groups: $GROUPS_SEL;" \
+            "quick=$QUICK; CPU busy before the run: $BUSY%;" \
             "took $((SECONDS / 60)) min $((SECONDS % 60)) s."
         echo
         peer_versions | awk '!seen[$0]++'
-        echo
-        table
-        echo
-        echo "Cells are medians over all runs of a column (ferry runs once" \
-            "before each of its peers in every repetition).  Ratio columns" \
-            "are medians of per-pair ratios, each ferry run paired with the" \
-            "peer run right after it (CONNECT for haproxy/squid/tinyproxy," \
-            "SOCKS5 for dante/microsocks).  Throughput and conn/s:" \
-            "ferry/peer, >1 means ferry is faster.  RTT: latency ferry adds" \
-            "to the direct path (median direct figure) over latency the peer" \
-            "adds, <1 means ferry adds less; n/a when the peer was not" \
-            "slower than direct.  Idle KiB/conn: ferry/peer, <1 means ferry" \
-            "uses less memory.  Ratios in parentheses compare unlike work:" \
-            "HAProxy relays a fixed backend and skips the proxy handshake."
-        procs_note
+        for G in $GROUPS_SEL; do
+            echo
+            case $G in
+            tcp) section_tcp ;;
+            http) section_http ;;
+            post) section_post ;;
+            udp) section_udp ;;
+            esac
+            echo
+            echo "Cells are medians over all runs of a column (ferry runs" \
+                "once before each of its peers in every repetition)." \
+                "Ratio columns are medians of per-pair ratios, each ferry" \
+                "run paired with the peer run right after it."
+            procs_note
+            problems_note
+        done
     } >"$md"
     echo
     cat "$md"
     echo
     cp "$WORK/raw.log" "$BENCH_DIR/results/latest.log"
-    say "table written to $md, raw lines in $BENCH_DIR/results/latest.log"
+    say "tables written to $md, raw lines in $BENCH_DIR/results/latest.log"
 }
 
 # ------------------------------------------------------------ main
@@ -723,14 +1239,23 @@ report() {
 main() {
     parse_args "$@"
     select_targets
+    if ((DRY)); then
+        for G in $GROUPS_SEL; do
+            echo "$G: $REPS x ($(schedule))"
+        done
+        exit 0
+    fi
     ((EUID == 0)) || say "not root: installing and dante may fail"
     install_deps
     build
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    (($(ulimit -n) >= 2 * CONNS + 500)) ||
-        die "open files limit $(ulimit -n) is too low for --conns $CONNS"
-    ((CONNS <= 6000)) || ! selected haproxy-splice ||
-        die "haproxy runs with maxconn 7000: use --conns 6000 or less"
+    if [[ " $GROUPS_SEL " == *" tcp "* ]]; then
+        (($(ulimit -n) >= 2 * CONNS + 500)) ||
+            die "open files limit $(ulimit -n) is too low for --conns $CONNS"
+        G=tcp
+        ((CONNS <= 6000)) || ! selected haproxy-splice ||
+            die "haproxy runs with maxconn 7000: use --conns 6000 or less"
+    fi
     WORK=$(mktemp -d /tmp/ferry-bench.XXXXXX)
     chmod 755 "$WORK"
     trap cleanup EXIT
@@ -743,20 +1268,8 @@ main() {
     BUSY=$(cpu_busy_pct)
     ((BUSY < 15)) || say "warning: the CPUs are already ${BUSY}% busy;" \
         "numbers will be noisy"
-    start_server
-    local order t
-    order=$(schedule)
-    say "targets: $SELECTED; order per repetition: $order"
-    for ((REP = 1; REP <= REPS; REP++)); do
-        if ((SECONDS > MAX_MINUTES * 60)); then
-            say "time budget of $MAX_MINUTES min used: stopping after" \
-                "$((REP - 1)) repetitions"
-            REPS=$((REP - 1))
-            break
-        fi
-        for t in $order; do
-            run_target "$t"
-        done
+    for G in $GROUPS_SEL; do
+        run_group
     done
     report
 }

@@ -164,7 +164,11 @@ static bool looks_like_ip(const char *s, size_t len)
         return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    return addr_from_ip(&a, buf, 0) == 0;
+    /* Also the legacy IPv4 spellings ("127.1", "0177.0.0.1") that target
+     * parsing reads as addresses: as domains they could never match. */
+    struct target t;
+    return addr_from_ip(&a, buf, 0) == 0 ||
+           (target_set_host(&t, buf, len, 1) == 0 && t.kind == TARGET_IP);
 }
 
 const char *pattern_domain_parse(const char *s, struct pattern_domain *out,

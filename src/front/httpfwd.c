@@ -148,7 +148,7 @@ static ssize_t flush(struct httpfwd *f, int fd, struct pend *p, size_t n,
 
 /* ---- ends ---- */
 
-static void log_exchange(struct httpfwd *f, enum result r)
+static void log_exchange(struct httpfwd *f, enum result r, const char *end)
 {
     struct session *s = f->s;
     char client[ADDR_STRLEN], target[ADDR_STRLEN + TARGET_HOST_MAX];
@@ -158,13 +158,13 @@ static void log_exchange(struct httpfwd *f, enum result r)
     else
         strcpy(target, "-");
     log_access("client=%s listener=%s proto=http user=%s target=%s "
-               "result=%s up=%llu down=%llu ms=%llu method=%s status=%d",
+               "result=%s up=%llu down=%llu ms=%llu method=%s status=%d end=%s",
                client, s->req.listener->name,
                s->req.user[0] ? s->req.user : "-", target, result_word(r),
                (unsigned long long)f->up_bytes,
                (unsigned long long)f->down_bytes,
                (unsigned long long)(loop_now(f->w->loop) - f->started),
-               f->method[0] ? f->method : "-", f->status);
+               f->method[0] ? f->method : "-", f->status, end);
 }
 
 static void close_up(struct httpfwd *f)
@@ -188,7 +188,7 @@ static void answer_error(struct httpfwd *f, enum result r, const char *why)
         detail = target_format(&f->req.origin, target, sizeof(target));
     int status = result_http_status(r);
     f->status = status;
-    log_exchange(f, r);
+    log_exchange(f, r, "error_answer");
     int n = http1_format_error(out, sizeof(out), status,
                                result_http_reason(status), result_text(r),
                                detail, "ferry");
@@ -201,10 +201,11 @@ static void answer_error(struct httpfwd *f, enum result r, const char *why)
         session_http_end(f->s, "http_error", true);
 }
 
-/* Abort without an answer (bytes already went to the client). */
-static void abort_fwd(struct httpfwd *f, const char *end)
+/* Abort without an answer (bytes already went to the client); r says
+ * whose fault it was: RESULT_OK when the client went away. */
+static void abort_fwd(struct httpfwd *f, enum result r, const char *end)
 {
-    log_exchange(f, RESULT_REFUSED);
+    log_exchange(f, r, end);
     close_up(f);
     f->dead = true;
     session_http_end(f->s, end, false);
@@ -313,7 +314,7 @@ static void answer_locally(struct httpfwd *f)
     static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
                              "Via: 1.1 " HTTP1FWD_VIA_NAME "\r\n\r\n";
     f->status = 200;
-    log_exchange(f, RESULT_OK);
+    log_exchange(f, RESULT_OK, "local_answer");
     pend_consume(f, &f->in, f->head_len);
     if (session_send(f->s, ok, sizeof(ok) - 1) < 0) {
         f->dead = true;
@@ -334,6 +335,7 @@ static void start_request(struct httpfwd *f, struct http1_request_head *h,
     f->status = 0;
     f->body_sent = false;
     f->client_http10 = h->minor == 0;
+    f->s->req.user[0] = '\0'; /* each request proves who it is anew */
     snprintf(f->method, sizeof(f->method), "%.*s",
              (int)(h->method.len < 15 ? h->method.len : 15), h->method.p);
     memset(&f->req, 0, sizeof(f->req));
@@ -431,7 +433,7 @@ static bool pump_request(struct httpfwd *f)
     if (f->to_up.len) {
         if (flush(f, f->up.fd, &f->to_up, f->to_up.len, &f->wr_up) < 0) {
             if (!retry_stale(f))
-                abort_fwd(f, "upstream_error");
+                abort_fwd(f, RESULT_REFUSED, "upstream_error");
             return false;
         }
         if (f->to_up.len)
@@ -447,11 +449,11 @@ static bool pump_request(struct httpfwd *f)
         if (f->rs == RS_HEAD && f->down_bytes == 0 && !f->to_cl.len)
             answer_error(f, RESULT_BAD_REQUEST, "bad request body framing");
         else
-            abort_fwd(f, "bad_request_body");
+            abort_fwd(f, RESULT_BAD_REQUEST, "bad_request_body");
         return false;
     }
     if (rc < 0) {
-        abort_fwd(f, "upstream_error");
+        abort_fwd(f, RESULT_REFUSED, "upstream_error");
         return false;
     }
     f->body_sent |= f->up_bytes != before;
@@ -467,7 +469,7 @@ static bool pump_request(struct httpfwd *f)
         return false;
     int got = fill(f, f->s->client.fd, &f->in, &f->rd_cl);
     if (got < 0) {
-        abort_fwd(f, "client_eof");
+        abort_fwd(f, RESULT_OK, "client_eof");
         return false;
     }
     return got > 0;
@@ -508,12 +510,12 @@ static void upgrade(struct httpfwd *f, const struct http1_response_head *h,
     size_t rest = f->uin.len - (size_t)n;
     if (m < 0 || (size_t)m + rest > bufpool_size(f->w->bufs)) {
         bufpool_put(f->w->bufs, out);
-        abort_fwd(f, "upgrade_failed");
+        abort_fwd(f, RESULT_INTERNAL, "upgrade_failed");
         return;
     }
     memcpy(out + m, f->uin.buf + f->uin.off + n, rest);
     f->status = 101;
-    log_exchange(f, RESULT_OK);
+    log_exchange(f, RESULT_OK, "upgrade");
     int fd = f->up.fd;
     loop_del(f->w->loop, &f->up);
     f->up.fd = -1;
@@ -546,7 +548,7 @@ static void final_head(struct httpfwd *f, const struct http1_response_head *h,
                         f->rq != RQ_DONE;
     }
     if (!pend_take(f, &f->to_cl)) {
-        abort_fwd(f, "no_memory");
+        abort_fwd(f, RESULT_INTERNAL, "no_memory");
         return;
     }
     int m = http1fwd_response_head(h, close, f->to_cl.buf, bufpool_size(f->w->bufs));
@@ -570,12 +572,12 @@ static void interim_head(struct httpfwd *f,
         return;
     }
     if (!pend_take(f, &f->to_cl)) {
-        abort_fwd(f, "no_memory");
+        abort_fwd(f, RESULT_INTERNAL, "no_memory");
         return;
     }
     int m = http1fwd_response_head(h, false, f->to_cl.buf, bufpool_size(f->w->bufs));
     if (m < 0) {
-        abort_fwd(f, "response_head_too_large");
+        abort_fwd(f, RESULT_REFUSED, "response_head_too_large");
         return;
     }
     f->to_cl.off = 0;
@@ -622,7 +624,7 @@ static bool pump_response(struct httpfwd *f)
         ssize_t k = flush(f, f->s->client.fd, &f->to_cl, f->to_cl.len,
                           &f->wr_cl);
         if (k < 0) {
-            abort_fwd(f, "client_error");
+            abort_fwd(f, RESULT_OK, "client_error");
             return false;
         }
         if (f->to_cl.len)
@@ -639,7 +641,8 @@ static bool pump_response(struct httpfwd *f)
                        &f->wr_cl, &f->down_bytes);
     if (rc < 0) {
         f->up_broken = true;
-        abort_fwd(f, rc == -EBADMSG ? "bad_response_framing"
+        abort_fwd(f, rc == -EBADMSG ? RESULT_REFUSED : RESULT_OK,
+                  rc == -EBADMSG ? "bad_response_framing"
                                     : "client_error");
         return false;
     }
@@ -657,7 +660,7 @@ static bool pump_response(struct httpfwd *f)
     int got = fill(f, f->up.fd, &f->uin, &f->rd_up);
     if (got == -1) {
         if (http1_framer_eof(&f->rsf) < 0) {
-            abort_fwd(f, "origin_closed_mid_body");
+            abort_fwd(f, RESULT_REFUSED, "origin_closed_mid_body");
             return false;
         }
         f->rs = RS_DONE;
@@ -665,7 +668,7 @@ static bool pump_response(struct httpfwd *f)
         return true;
     }
     if (got < 0) {
-        abort_fwd(f, "upstream_error");
+        abort_fwd(f, RESULT_REFUSED, "upstream_error");
         return false;
     }
     return got > 0 || f->down_bytes != before;
@@ -681,7 +684,7 @@ static bool exchange_done(const struct httpfwd *f)
 
 static void finish_exchange(struct httpfwd *f)
 {
-    log_exchange(f, RESULT_OK);
+    log_exchange(f, RESULT_OK, f->close_after ? "close" : "keep_alive");
     pend_drop(f, &f->uin);
     if (f->up.fd >= 0 && !f->up_broken && !f->close_after &&
         f->rq == RQ_DONE) {

@@ -161,34 +161,32 @@ static void send_checked(struct udpassoc *u, const struct target *dst,
     send_target(u, addr ? *addr : dst->ip, p, n);
 }
 
-/* The first resolved address the target socket can reach. */
-static const struct addr *pick(const struct udpassoc *u,
-                               const struct dns_result *res)
-{
-    for (unsigned i = 0; i < res->n; i++) {
-        const struct addr *a = &res->addrs[i];
-        if (u->tfam == AF_INET6 || a->u.sa.sa_family == AF_INET)
-            return a;
-    }
-    return NULL;
-}
-
-/* A name target's datagram once its addresses are known.  Replies will
- * carry the address the target answers from, not the name (as dante
- * does): the client learns which IP it talked to. */
+/* A name target's datagram once its addresses are known: it goes to the
+ * first address the target socket can reach and the rules allow (as a
+ * TCP dial skips denied addresses).  Replies will carry the address the
+ * target answers from, not the name (as dante does): the client learns
+ * which IP it talked to. */
 static void send_resolved(struct udpassoc *u, const struct target *dst,
                           const struct dns_result *res, const uint8_t *p,
                           size_t n)
 {
-    const struct addr *first = pick(u, res);
-    if (!first) {
-        drop(u, "no usable address for the name");
+    bool usable = false;
+    for (unsigned i = 0; i < res->n; i++) {
+        struct addr a = res->addrs[i];
+        if (u->tfam != AF_INET6 && a.u.sa.sa_family != AF_INET)
+            continue;
+        usable = true;
+        addr_unmap_v4(&a);
+        addr_set_port(&a, dst->port);
+        if (u->allow && !u->allow(u->ud, dst, &a)) {
+            if (u->closed) /* allow() ended the association */
+                return;
+            continue;
+        }
+        send_target(u, a, p, n);
         return;
     }
-    struct addr a = *first;
-    addr_unmap_v4(&a);
-    addr_set_port(&a, dst->port);
-    send_checked(u, dst, &a, p, n);
+    drop(u, usable ? "denied by policy" : "no usable address for the name");
 }
 
 /* --- names: the DNS cache, else a bounded wait for the resolver ---- */
