@@ -66,15 +66,19 @@ int connpool_take(struct connpool *p, const char *key, uint64_t now_ms)
         struct parked *e = &p->slot[i];
         if (e->fd < 0)
             continue;
-        if (now_ms - e->since > p->idle_ms || !alive(e->fd)) {
+        if (now_ms - e->since > p->idle_ms) {
             drop(e);
             continue;
         }
-        if (strcmp(e->key, key) == 0) {
-            int fd = e->fd;
-            e->fd = -1;
-            return fd;
+        if (strcmp(e->key, key) != 0)
+            continue;
+        if (!alive(e->fd)) { /* one syscall, for candidates only */
+            drop(e);
+            continue;
         }
+        int fd = e->fd;
+        e->fd = -1;
+        return fd;
     }
     return -ENOENT;
 }
