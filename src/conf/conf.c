@@ -411,8 +411,9 @@ static int conv_dns(const struct confload *ld, const struct raw_dns *r,
         const char *why = parse_dns_server(r->servers[i], &a);
         snprintf(path, sizeof(path), "dns.servers[%u]", i);
         if (why)
-            return confload_fail(ld, path, NULL, "invalid DNS server \"%.60s\" (%s)",
-                        r->servers[i], why);
+            return confload_fail(ld, path, NULL,
+                                 "invalid DNS server \"%.60s\" (%s)",
+                                 r->servers[i], why);
         if (append_dns(c, &a) < 0)
             return -ENOMEM;
     }
@@ -482,8 +483,8 @@ static int check_secret(const struct confload *ld, const char *upath,
                     "(give one)",
                     r->name);
     if (r->password && r->password[0] == '\0')
-        return confload_fail(ld, path, NULL, "empty password for user \"%.60s\"",
-                    r->name);
+        return confload_fail(ld, path, NULL,
+                             "empty password for user \"%.60s\"", r->name);
     why = r->password_hash ? hash_check(r->password_hash) : NULL;
     if (why)
         return confload_fail(ld, path, NULL,
@@ -584,8 +585,9 @@ static int conv_announce(const struct confload *ld, const char *lpath,
     why = parse_announce(r->udp_announce, &l->udp_announce);
     if (why) {
         memset(&l->udp_announce, 0, sizeof(l->udp_announce));
-        return confload_fail(ld, path, NULL, "invalid udp_announce \"%.60s\" (%s)",
-                    r->udp_announce, why);
+        return confload_fail(ld, path, NULL,
+                             "invalid udp_announce \"%.60s\" (%s)",
+                             r->udp_announce, why);
     }
     return 0;
 }
@@ -731,8 +733,9 @@ static int load_yaml(const struct confload *ld, const char *yaml, size_t len,
         return -ENOMEM;
     if (err != CYAML_OK) {
         cyerr_finish(&e, err, &top_schema, ld->pos);
-        return confload_fail(ld, e.path, e.kind == CYERR_UNKNOWN_KEY ? e.arg : NULL,
-                    "%s", e.why);
+        return confload_fail(ld, e.path,
+                             e.kind == CYERR_UNKNOWN_KEY ? e.arg : NULL, "%s",
+                             e.why);
     }
     int rc = convert(ld, raw, c);
     cyaml_free(&cfg, &top_schema, raw, 0);

@@ -79,8 +79,8 @@ static int egress_name(const struct confload *ld, const char *epath,
                     "egress): pick another name");
     for (unsigned j = 0; j < i; j++)
         if (strcmp(c->egresses[j].name, r->name) == 0)
-            return confload_fail(ld, path, NULL, "duplicate egress name \"%.60s\"",
-                        r->name);
+            return confload_fail(ld, path, NULL,
+                                 "duplicate egress name \"%.60s\"", r->name);
     c->egresses[i].name = strdup(r->name);
     return c->egresses[i].name ? 0 : -ENOMEM;
 }
@@ -107,7 +107,8 @@ static int egress_auth(const struct confload *ld, const char *epath,
                     "without ':'");
     snprintf(path, sizeof(path), "%s.password", epath);
     if (r->password[0] == '\0' || strlen(r->password) > SECRET_MAX)
-        return confload_fail(ld, path, NULL, "egress password must be 1 to 255 bytes");
+        return confload_fail(ld, path, NULL,
+                             "egress password must be 1 to 255 bytes");
     e->user = strdup(r->user);
     e->password = strdup(r->password);
     return e->user && e->password ? 0 : -ENOMEM;
@@ -262,8 +263,9 @@ static int conv_list(const struct confload *ld, const char *rpath,
             return -ENOMEM;
         snprintf(ipath, sizeof(ipath), "%s[%u]", path, i);
         if (why)
-            return confload_fail(ld, ipath, NULL, "invalid %s \"%.60s\" in %s (%s)",
-                        k->what, items[i], path, why);
+            return confload_fail(ld, ipath, NULL,
+                                 "invalid %s \"%.60s\" in %s (%s)", k->what,
+                                 items[i], path, why);
         *n_out = i + 1;
     }
     return 0;

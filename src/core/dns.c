@@ -73,8 +73,8 @@ static void on_sock(struct loop_io *io, uint32_t events)
     struct dns_sock *s = io->ud;
     struct dns *d = s->d;
     int fd = io->fd;
-    ares_socket_t r = events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd
-                                                               : ARES_SOCKET_BAD;
+    ares_socket_t r =
+        events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD;
     ares_socket_t w = events & EPOLLOUT ? fd : ARES_SOCKET_BAD;
     ares_process_fd(d->channel, r, w);
     rearm(d);

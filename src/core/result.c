@@ -12,7 +12,8 @@ struct row {
 };
 
 static const struct row rows[RESULT__COUNT] = {
-#define RESULT_ROW(e, word, http, s5, s4, text) [e] = {word, http, s5, s4, text},
+#define RESULT_ROW(e, word, http, s5, s4, text)                                \
+    [e] = {word, http, s5, s4, text},
     RESULT_TABLE(RESULT_ROW)
 #undef RESULT_ROW
 };

@@ -380,7 +380,8 @@ static bool next_request(struct httpfwd *f)
             start_request(f, &h, n);
             return true;
         }
-        if (n > 0 || n == -E2BIG || (n == -EAGAIN && f->in.len >= f->w->conf->max_head)) {
+        if (n > 0 || n == -E2BIG ||
+            (n == -EAGAIN && f->in.len >= f->w->conf->max_head)) {
             answer_error(f, RESULT_HEAD_TOO_LARGE, NULL);
             return false;
         }
@@ -505,10 +506,11 @@ static void upgrade(struct httpfwd *f, const struct http1_response_head *h,
         answer_error(f, RESULT_REFUSED, "unexpected 101 from origin");
         return;
     }
+    size_t cap = bufpool_size(f->w->bufs);
     char *out = bufpool_get(f->w->bufs);
-    int m = out ? http1fwd_response_head(h, false, out, bufpool_size(f->w->bufs)) : -1;
+    int m = out ? http1fwd_response_head(h, false, out, cap) : -1;
     size_t rest = f->uin.len - (size_t)n;
-    if (m < 0 || (size_t)m + rest > bufpool_size(f->w->bufs)) {
+    if (m < 0 || (size_t)m + rest > cap) {
         bufpool_put(f->w->bufs, out);
         abort_fwd(f, RESULT_INTERNAL, "upgrade_failed");
         return;
@@ -525,6 +527,28 @@ static void upgrade(struct httpfwd *f, const struct http1_response_head *h,
     f->dead = true;
     session_http_upgrade(f->s, fd, out, (size_t)m + rest, in, in_off,
                          in_len);
+}
+
+/* Rewrite the n-byte response head at the front of uin into to_cl for
+ * the client.  false when the exchange was aborted. */
+static bool queue_response_head(struct httpfwd *f,
+                                const struct http1_response_head *h,
+                                bool close, int n)
+{
+    if (!pend_take(f, &f->to_cl)) {
+        abort_fwd(f, RESULT_INTERNAL, "no_memory");
+        return false;
+    }
+    int m = http1fwd_response_head(h, close, f->to_cl.buf,
+                                   bufpool_size(f->w->bufs));
+    if (m < 0) {
+        abort_fwd(f, RESULT_REFUSED, "response_head_too_large");
+        return false;
+    }
+    f->to_cl.off = 0;
+    f->to_cl.len = (size_t)m;
+    pend_consume(f, &f->uin, (size_t)n);
+    return true;
 }
 
 static void final_head(struct httpfwd *f, const struct http1_response_head *h,
@@ -547,19 +571,8 @@ static void final_head(struct httpfwd *f, const struct http1_response_head *h,
                         http1_framer_until_close(&f->rsf) ||
                         f->rq != RQ_DONE;
     }
-    if (!pend_take(f, &f->to_cl)) {
-        abort_fwd(f, RESULT_INTERNAL, "no_memory");
-        return;
-    }
-    int m = http1fwd_response_head(h, close, f->to_cl.buf, bufpool_size(f->w->bufs));
-    if (m < 0) {
-        answer_error(f, RESULT_REFUSED, "response head too large");
-        return;
-    }
-    f->to_cl.off = 0;
-    f->to_cl.len = (size_t)m;
-    pend_consume(f, &f->uin, (size_t)n);
-    f->rs = f->rsf.done ? RS_DONE : RS_BODY;
+    if (queue_response_head(f, h, close, n))
+        f->rs = f->rsf.done ? RS_DONE : RS_BODY;
 }
 
 /* An interim 1xx (100 Continue, 103 Early Hints) goes to the client as
@@ -571,18 +584,7 @@ static void interim_head(struct httpfwd *f,
         pend_consume(f, &f->uin, (size_t)n);
         return;
     }
-    if (!pend_take(f, &f->to_cl)) {
-        abort_fwd(f, RESULT_INTERNAL, "no_memory");
-        return;
-    }
-    int m = http1fwd_response_head(h, false, f->to_cl.buf, bufpool_size(f->w->bufs));
-    if (m < 0) {
-        abort_fwd(f, RESULT_REFUSED, "response_head_too_large");
-        return;
-    }
-    f->to_cl.off = 0;
-    f->to_cl.len = (size_t)m;
-    pend_consume(f, &f->uin, (size_t)n);
+    queue_response_head(f, h, false, n);
 }
 
 static bool read_response_head(struct httpfwd *f)

@@ -210,9 +210,8 @@ static void note_semantics(const struct http1_request_head *h,
     for (size_t i = 0; i < sizeof(idem) / sizeof(idem[0]); i++)
         r->idempotent |= method_is(h, idem[i]);
     r->is_head = method_is(h, "HEAD");
-    r->expect_continue =
-        count(h->headers, h->nheaders, "Expect", &x) && slice_is(x->value,
-                                                                  "100-continue");
+    r->expect_continue = count(h->headers, h->nheaders, "Expect", &x) &&
+                         slice_is(x->value, "100-continue");
     r->upgrade = connection_has(h->headers, h->nheaders, "upgrade") &&
                  count(h->headers, h->nheaders, "Upgrade", NULL) == 1;
     r->keep_alive =
