@@ -132,19 +132,25 @@ static void fail(struct session *s, enum result r, const char *end)
     linger(s, end);
 }
 
-static void drain_linger(struct session *s)
+/* Read and throw away what the client sends: 0 once the socket is dry,
+ * 1 at its end of stream, -errno when it failed. */
+static int discard_input(struct session *s)
 {
     char sink[4096];
     for (;;) {
         ssize_t n = recv(s->client.fd, sink, sizeof(sink), 0);
-        if (n > 0)
+        if (n > 0 || (n < 0 && errno == EINTR))
             continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0 || errno != EAGAIN)
-            session_end(s, s->end);
-        return;
+        if (n == 0)
+            return 1;
+        return errno == EAGAIN ? 0 : -errno;
     }
+}
+
+static void drain_linger(struct session *s)
+{
+    if (discard_input(s) != 0)
+        session_end(s, s->end);
 }
 
 static void pump(struct session *s)
@@ -257,16 +263,9 @@ static bool udp_allow(void *ud, const struct target *dst,
  * discard what comes; its end ends the association. */
 static void udp_control(struct session *s)
 {
-    char sink[512];
-    for (;;) {
-        ssize_t n = recv(s->client.fd, sink, sizeof(sink), 0);
-        if (n > 0 || (n < 0 && errno == EINTR))
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        session_end(s, n == 0 ? "eof" : "reset");
-        return;
-    }
+    int rc = discard_input(s);
+    if (rc != 0)
+        session_end(s, rc > 0 ? "eof" : "reset");
 }
 
 static void udp_start(struct session *s)
