@@ -14,6 +14,8 @@
 #include "core/sock.h"
 #include "core/worker.h"
 #include "policy/auth.h"
+#include "tunnel/gateway.h"
+#include "tunnel/tunnels.h"
 
 #define MAX_WORKERS 256
 
@@ -22,6 +24,12 @@ static const char usage[] =
     "       ferry check -c FILE\n"
     "       ferry passwd          (reads a password, prints its hash for\n"
     "                              a users entry's password_hash)\n"
+    "       ferry gateway --bind ADDR [--cert F --key F] --token T\n"
+    "                     [-L URL]...   accept agents; -L proxies exit at\n"
+    "                                   the agents (of --group)\n"
+    "       ferry agent --server URL --token T [--ca F | --fingerprint H]\n"
+    "                     [-L URL]...   dial the gateway; it exits here;\n"
+    "                                   -L proxies exit at the gateway\n"
     "\n"
     "With no -c and no -L, ferry runs its embedded default: a mixed\n"
     "HTTP+SOCKS proxy on 127.0.0.1:7890.\n"
@@ -38,6 +46,19 @@ static const char usage[] =
     "  -w, --workers N        worker threads (default: one per core)\n"
     "      --log-level L      error | warn | info | debug\n"
     "      --access-log DEST  stderr | stdout | off | FILE\n"
+    "tunnel (docs/tunnel.md):\n"
+    "      --bind ADDR        gateway: where agents connect (0.0.0.0:8443)\n"
+    "      --cert F --key F   gateway: TLS certificate and key (PEM)\n"
+    "      --server URL       agent: tls://H:P, wss://H:P/PATH, tcp://, ws://\n"
+    "      --token T          the shared secret (or --token-file F)\n"
+    "      --ca F             agent: CA to verify the gateway with\n"
+    "      --fingerprint H    agent: pin the gateway cert's SHA-256\n"
+    "      --insecure         agent: verify nothing (tests only)\n"
+    "      --id ID --group G  agent: its name and group (gateway: the group\n"
+    "                         its -L listeners use; default \"default\")\n"
+    "      --links N          agent: links to keep open (default 1)\n"
+    "      --exit             gateway: agents may exit through it\n"
+    "      --no-exit          agent: the gateway may not exit through it\n"
     "  -h, --help             this text\n"
     "  -V, --version          print the version\n";
 
@@ -52,6 +73,10 @@ struct cli {
     bool open;    /* --open */
     const char *log_level;
     const char *access_log;
+    /* gateway / agent */
+    const char *bind, *cert, *key, *server, *token, *token_file, *ca;
+    const char *fingerprint, *id, *group, *links;
+    bool insecure, exit, no_exit;
 };
 
 static int parse_cli(struct cli *cli, int argc, char **argv)
@@ -66,6 +91,20 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         {"open", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"bind", required_argument, NULL, 'B'},
+        {"cert", required_argument, NULL, 'C'},
+        {"key", required_argument, NULL, 'K'},
+        {"server", required_argument, NULL, 'S'},
+        {"token", required_argument, NULL, 'T'},
+        {"token-file", required_argument, NULL, 'F'},
+        {"ca", required_argument, NULL, 'A'},
+        {"fingerprint", required_argument, NULL, 'P'},
+        {"id", required_argument, NULL, 'I'},
+        {"group", required_argument, NULL, 'G'},
+        {"links", required_argument, NULL, 'N'},
+        {"insecure", no_argument, NULL, 'i'},
+        {"exit", no_argument, NULL, 'e'},
+        {"no-exit", no_argument, NULL, 'n'},
         {0},
     };
     *cli = (struct cli){.command = "run", .workers = -1};
@@ -99,6 +138,20 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         case 'l': cli->log_level = optarg; break;
         case 'a': cli->access_log = optarg; break;
         case 'o': cli->open = true; break;
+        case 'B': cli->bind = optarg; break;
+        case 'C': cli->cert = optarg; break;
+        case 'K': cli->key = optarg; break;
+        case 'S': cli->server = optarg; break;
+        case 'T': cli->token = optarg; break;
+        case 'F': cli->token_file = optarg; break;
+        case 'A': cli->ca = optarg; break;
+        case 'P': cli->fingerprint = optarg; break;
+        case 'I': cli->id = optarg; break;
+        case 'G': cli->group = optarg; break;
+        case 'N': cli->links = optarg; break;
+        case 'i': cli->insecure = true; break;
+        case 'e': cli->exit = true; break;
+        case 'n': cli->no_exit = true; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("ferry %s\n", FERRY_VERSION); exit(0);
         default: fputs(usage, stderr); return -1;
@@ -109,7 +162,8 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
                        argv[optind], usage),
                -1;
     if (strcmp(cli->command, "run") && strcmp(cli->command, "check") &&
-        strcmp(cli->command, "passwd"))
+        strcmp(cli->command, "passwd") && strcmp(cli->command, "gateway") &&
+        strcmp(cli->command, "agent"))
         return fprintf(stderr, "ferry: unknown command '%s'\n%s",
                        cli->command, usage),
                -1;
@@ -125,6 +179,119 @@ static int level_from(const char *s, enum conf_log_level *out)
     return -EINVAL;
 }
 
+/* The token from --token or the first line of --token-file. */
+static int cli_token(const struct cli *cli, char **dst, char *err,
+                     size_t errlen)
+{
+    char line[512] = "";
+    const char *tok = cli->token;
+    if (cli->token_file) {
+        FILE *f = fopen(cli->token_file, "r");
+        if (!f || !fgets(line, sizeof(line), f)) {
+            if (f)
+                fclose(f);
+            snprintf(err, errlen, "cannot read %s", cli->token_file);
+            return -EINVAL;
+        }
+        fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+        tok = line;
+    }
+    if (!tok || !*tok) {
+        snprintf(err, errlen, "a --token (or --token-file) is required");
+        return -EINVAL;
+    }
+    int rc = conf_set_string(dst, tok);
+    explicit_bzero(line, sizeof(line));
+    return rc;
+}
+
+/* -L listeners of `ferry gateway` / `ferry agent` go into the tunnel. */
+static int cli_via_tunnel(struct conf *c, unsigned first, const char *group)
+{
+    int e = conf_add_tunnel_egress(c, "tunnel", group);
+    for (unsigned i = first; e >= 0 && i < c->n_listeners; i++)
+        c->listeners[i].via = e;
+    return e < 0 ? e : 0;
+}
+
+static int cli_gateway(const struct cli *cli, struct conf *c,
+                       unsigned first, char *err, size_t errlen)
+{
+    struct conf_gateway *g = &c->gateway;
+    struct target t;
+    if (!cli->bind || target_parse(&t, cli->bind, strlen(cli->bind), 0) < 0 ||
+        t.kind != TARGET_IP)
+        return snprintf(err, errlen, "gateway: --bind IP:PORT is required"),
+               -EINVAL;
+    g->enabled = true;
+    g->listen = t.ip;
+    g->exit = cli->exit;
+    int rc = 0;
+    if (!cli->cert != !cli->key) {
+        return snprintf(err, errlen, "gateway: --cert and --key go "
+                                     "together"),
+               -EINVAL;
+    } else if (cli->cert) {
+        rc = conf_set_string(&g->cert, cli->cert);
+        if (rc == 0)
+            rc = conf_set_string(&g->key, cli->key);
+    } else if (!addr_is_loopback(&g->listen)) {
+        return snprintf(err, errlen, "gateway: --cert and --key are needed "
+                                     "on a non-loopback --bind"),
+               -EINVAL;
+    }
+    char *tok = NULL;
+    if (rc == 0)
+        rc = cli_token(cli, &tok, err, errlen);
+    if (rc == 0)
+        rc = conf_add_gateway_token(c, tok);
+    if (tok)
+        explicit_bzero(tok, strlen(tok));
+    free(tok);
+    if (rc == 0)
+        rc = cli_via_tunnel(c, first, cli->group ? cli->group : "default");
+    return rc;
+}
+
+static int cli_agent(const struct cli *cli, struct conf *c, unsigned first,
+                     char *err, size_t errlen)
+{
+    struct conf_agent *a = &c->agent;
+    if (!cli->server)
+        return snprintf(err, errlen, "agent: --server URL is required"),
+               -EINVAL;
+    free(a->path);
+    a->path = NULL;
+    int rc = conf_parse_tunnel_url(cli->server, &a->transport, &a->server,
+                                   &a->path, err, errlen);
+    if (rc == 0 && !a->path)
+        rc = conf_set_string(&a->path, "/ferry");
+    if (rc == 0)
+        rc = cli_token(cli, &a->token, err, errlen);
+    if (rc == 0 && cli->ca)
+        rc = conf_set_string(&a->ca, cli->ca);
+    if (rc == 0 && cli->fingerprint &&
+        (rc = conf_parse_fingerprint(cli->fingerprint, a->fingerprint)) < 0)
+        snprintf(err, errlen, "agent: bad --fingerprint (64 hex digits)");
+    a->pinned = cli->fingerprint != NULL;
+    a->insecure = cli->insecure;
+    a->exit = !cli->no_exit;
+    if (rc == 0 && cli->id)
+        rc = conf_set_string(&a->id, cli->id);
+    if (rc == 0 && cli->group)
+        rc = conf_set_string(&a->group, cli->group);
+    if (rc == 0 && cli->links) {
+        a->links = (unsigned)strtoul(cli->links, NULL, 10);
+        if (a->links < 1 || a->links > 16)
+            rc = -EINVAL, snprintf(err, errlen, "agent: --links 1..16");
+    }
+    a->enabled = rc == 0;
+    if (rc == 0)
+        rc = cli_via_tunnel(c, first, "");
+    return rc;
+}
+
 /* Build the snapshot: file or embedded default, then the command line. */
 static struct conf *build_conf(const struct cli *cli)
 {
@@ -133,17 +300,22 @@ static struct conf *build_conf(const struct cli *cli)
     int rc;
     if (cli->config)
         rc = conf_load_file(cli->config, &c, err, sizeof(err));
-    else if (cli->n_listen == 0)
+    else if (cli->n_listen == 0 && strcmp(cli->command, "run") == 0)
         rc = conf_load_string(conf_default_yaml, strlen(conf_default_yaml),
                               "(embedded default)", &c, err, sizeof(err));
     else
         rc = (c = conf_new()) ? 0 : (snprintf(err, sizeof(err), "%s",
                                               strerror(ENOMEM)), -ENOMEM);
+    unsigned first = c ? c->n_listeners : 0;
     for (unsigned i = 0; rc == 0 && i < cli->n_listen; i++) {
         rc = conf_add_listener_url(c, cli->listen[i], err, sizeof(err));
         if (rc == 0 && cli->open)
             c->listeners[c->n_listeners - 1].open = true;
     }
+    if (rc == 0 && strcmp(cli->command, "gateway") == 0)
+        rc = cli_gateway(cli, c, first, err, sizeof(err));
+    if (rc == 0 && strcmp(cli->command, "agent") == 0)
+        rc = cli_agent(cli, c, first, err, sizeof(err));
     for (unsigned i = 0; rc == 0 && i < c->n_listeners; i++)
         if (conf_listener_exposed(&c->listeners[i]))
             rc = -EPERM, snprintf(err, sizeof(err),
@@ -164,7 +336,8 @@ static struct conf *build_conf(const struct cli *cli)
         if (!(c->access_log = strdup(cli->access_log)))
             rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
     }
-    if (rc == 0 && c->n_listeners == 0)
+    if (rc == 0 && c->n_listeners == 0 && !c->gateway.enabled &&
+        !c->agent.enabled)
         rc = -EINVAL, snprintf(err, sizeof(err), "no listeners configured");
     if (rc < 0) {
         fprintf(stderr, "ferry: %s\n", err);
@@ -229,11 +402,29 @@ static void wait_and_shutdown(struct worker **ws, unsigned n,
         worker_stop(ws[i]);
 }
 
+/* Workers with their listeners (and the gateway's) open. */
+static int make_workers(struct conf *c, struct tunnels *tun,
+                        struct worker **ws, unsigned n)
+{
+    char err[512];
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        if ((rc = worker_new(&ws[i], i, c, err, sizeof(err))) < 0)
+            fprintf(stderr, "ferry: %s\n", err);
+    if (rc == 0 && tun)
+        tunnels_attach(tun, ws, n);
+    for (unsigned i = 0; i < n && rc == 0 && tun; i++)
+        if ((rc = gateway_listen(ws[i], err, sizeof(err))) < 0)
+            fprintf(stderr, "ferry: %s\n", err);
+    return rc;
+}
+
 static int run(struct conf *c)
 {
     struct worker *ws[MAX_WORKERS] = {0};
     unsigned n = worker_count(c);
     char err[512];
+    struct tunnels *tun = NULL;
     int rc = log_setup(c->log_level, c->access_log);
     if (rc < 0) {
         fprintf(stderr, "ferry: access log %s: %s\n", c->access_log,
@@ -249,9 +440,10 @@ static int run(struct conf *c)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
     signal(SIGPIPE, SIG_IGN);
-    for (unsigned i = 0; i < n && rc == 0; i++)
-        if ((rc = worker_new(&ws[i], i, c, err, sizeof(err))) < 0)
-            fprintf(stderr, "ferry: %s\n", err);
+    if ((rc = tunnels_new(&tun, c, err, sizeof(err))) < 0)
+        fprintf(stderr, "ferry: %s\n", err);
+    if (rc == 0)
+        rc = make_workers(c, tun, ws, n);
     for (unsigned i = 0; i < n && rc == 0; i++)
         if ((rc = worker_start(ws[i])) < 0)
             fprintf(stderr, "ferry: cannot start worker: %s\n", strerror(-rc));
@@ -267,6 +459,7 @@ static int run(struct conf *c)
     }
     for (unsigned i = 0; i < n; i++)
         worker_free(ws[i]);
+    tunnels_free(tun);
     log_teardown();
     return rc == 0 ? 0 : 1;
 }

@@ -5,8 +5,9 @@
  * below (and rejects unknown keys and wrong shapes, cyerr reading its
  * log), then this file checks and converts the raw values into a struct
  * conf.  Every error is placed with yamlpos (confload).  egresses: and
- * rules: are converted in confrule.c.  Command-line listener URLs and
- * DNS servers take the same checks without the YAML. */
+ * rules: are converted in confrule.c, gateway: and agent: in conftun.c.
+ * Command-line listener URLs and DNS servers take the same checks
+ * without the YAML. */
 #include "conf/conf.h"
 
 #include <errno.h>
@@ -18,13 +19,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <crypt.h>
 #include <cyaml/cyaml.h>
 
 #include "conf/confload.h"
 #include "conf/confrule.h"
+#include "conf/conftun.h"
 #include "conf/cyerr.h"
-#include "conf/duration.h"
 #include "conf/listenurl.h"
 #include "conf/yamlpos.h"
 
@@ -64,8 +64,9 @@ struct raw_listener {
     char *listen;
     struct raw_user *users;
     unsigned users_count;
-    bool open;
+    char *open;
     char *udp_announce;
+    char *via;
 };
 
 struct raw_limits {
@@ -99,6 +100,8 @@ struct raw_conf {
     unsigned egresses_count;
     struct raw_rule *rules;
     unsigned rules_count;
+    struct raw_gateway *gateway;
+    struct raw_agent *agent;
 };
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -130,8 +133,9 @@ static const cyaml_schema_field_t listener_fields[] = {
     STR("listen", CYAML_FLAG_POINTER, struct raw_listener, listen),
     CYAML_FIELD_SEQUENCE("users", OPT, struct raw_listener, users,
                          &user_schema, 0, CYAML_UNLIMITED),
-    CYAML_FIELD_BOOL("open", CYAML_FLAG_OPTIONAL, struct raw_listener, open),
+    STR("open", OPT, struct raw_listener, open),
     STR("udp_announce", OPT, struct raw_listener, udp_announce),
+    STR("via", OPT, struct raw_listener, via),
     CYAML_FIELD_END,
 };
 
@@ -180,15 +184,16 @@ static const cyaml_schema_field_t top_fields[] = {
                          &confrule_egress_schema, 0, CYAML_UNLIMITED),
     CYAML_FIELD_SEQUENCE("rules", OPT, struct raw_conf, rules,
                          &confrule_rule_schema, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_MAPPING_PTR("gateway", OPT, struct raw_conf, gateway,
+                            conftun_gateway_fields),
+    CYAML_FIELD_MAPPING_PTR("agent", OPT, struct raw_conf, agent,
+                            conftun_agent_fields),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_value_t top_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_conf, top_fields),
 };
-
-/* ---- Errors ---- */
-
 
 /* ---- Checks shared by YAML, URLs and the command line ---- */
 
@@ -204,30 +209,6 @@ static bool parse_type(const char *s, enum conf_listener_type *t)
     else
         return false;
     return true;
-}
-
-/* "IP:PORT", "[IPv6]:PORT" or ":PORT" (loopback).  NULL on success, or
- * what is wrong. */
-static const char *parse_listen(const char *s, struct addr *a)
-{
-    char buf[TARGET_HOST_MAX + 16];
-    struct target t;
-    if (s[0] == ':') { /* the safe default: only this host can connect */
-        if (snprintf(buf, sizeof(buf), "127.0.0.1%s", s) >=
-            (int)sizeof(buf))
-            return "too long";
-        s = buf;
-    }
-    if (!strchr(s, ':'))
-        return "it needs a port: IP:PORT or :PORT";
-    if (s[0] != '[' && strchr(s, ':') != strrchr(s, ':'))
-        return "an IPv6 address needs brackets: [::1]:PORT";
-    if (target_parse(&t, s, strlen(s), 0) < 0)
-        return "use IP:PORT, [IPv6]:PORT or :PORT with a port 1-65535";
-    if (t.kind != TARGET_IP)
-        return "the host must be a numeric IP address, not a name";
-    *a = t.ip;
-    return NULL;
 }
 
 /* "IP", "IP:PORT" or "[IPv6]:PORT"; the port defaults to 53. */
@@ -362,22 +343,8 @@ static int conv_duration(const struct confload *ld, const char *key,
                          const char *s, uint32_t *ms)
 {
     char path[32];
-    int rc;
-    if (!s)
-        return 0; /* keep the default */
     snprintf(path, sizeof(path), "timeouts.%s", key);
-    rc = duration_parse(s, ms);
-    if (rc == -ERANGE)
-        return confload_fail(ld, path, NULL,
-                    "duration \"%.60s\" for %s is out of range "
-                    "(more than 0, at most 49 days)",
-                    s, path);
-    if (rc < 0)
-        return confload_fail(ld, path, NULL,
-                    "invalid duration \"%.60s\" for %s "
-                    "(use 500ms, 10s, 5m, 1h)",
-                    s, path);
-    return 0;
+    return confload_duration(ld, path, s, ms);
 }
 
 static int conv_timeouts(const struct confload *ld,
@@ -427,43 +394,6 @@ static int conv_dns(const struct confload *ld, const struct raw_dns *r,
     return 0;
 }
 
-/* Why h is not a crypt(3) hash that auth can verify, or NULL.  Only the
- * form is checked: computing a hash costs what the text says it costs
- * (a yescrypt takes milliseconds), which a loader should not pay. */
-static const char *hash_check(const char *h)
-{
-    static const struct {
-        const char *id;
-        size_t sum; /* the length of the part after the last '$' */
-    } sums[] = {
-        {"$y$", 43},  {"$gy$", 43}, {"$7$", 43},  {"$6$", 86},
-        {"$2b$", 53}, {"$2y$", 53}, {"$2a$", 53},
-    };
-    const char *last = strrchr(h, '$');
-    if (h[0] != '$' || !confload_printable(h) || strchr(h, ' '))
-        return "not a crypt(3) hash such as \"$y$...\"; ferry passwd "
-               "makes one";
-    switch (crypt_checksalt(h)) {
-    case CRYPT_SALT_OK:
-    case CRYPT_SALT_TOO_CHEAP:
-        break;
-    case CRYPT_SALT_METHOD_DISABLED:
-        return "this libcrypt has the hash method disabled";
-    case CRYPT_SALT_METHOD_LEGACY:
-        return "a weak legacy method: use yescrypt ($y$), SHA-512 ($6$) "
-               "or bcrypt ($2b$)";
-    default:
-        return "not a crypt(3) hash such as \"$y$...\"; ferry passwd "
-               "makes one";
-    }
-    for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
-        if (strncmp(h, sums[i].id, strlen(sums[i].id)) == 0 &&
-            strlen(last + 1) != sums[i].sum)
-            return "incomplete: the part after the last '$' has the wrong "
-                   "length";
-    return last[1] ? NULL : "incomplete: nothing after the last '$'";
-}
-
 /* Exactly one of password and password_hash, and a usable one.  The
  * secret itself never goes into a message. */
 static int check_secret(const struct confload *ld, const char *upath,
@@ -485,7 +415,8 @@ static int check_secret(const struct confload *ld, const char *upath,
     if (r->password && r->password[0] == '\0')
         return confload_fail(ld, path, NULL,
                              "empty password for user \"%.60s\"", r->name);
-    why = r->password_hash ? hash_check(r->password_hash) : NULL;
+    why = r->password_hash ? confload_hash_check(r->password_hash)
+                           : NULL;
     if (why)
         return confload_fail(ld, path, NULL,
                     "invalid password_hash for user \"%.60s\" (%s)",
@@ -592,11 +523,25 @@ static int conv_announce(const struct confload *ld, const char *lpath,
     return 0;
 }
 
+static int conv_listener_via(const struct confload *ld, const char *lpath,
+                             const struct raw_listener *r,
+                             const struct conf *c, struct conf_listener *l)
+{
+    char path[64];
+    if (!r->via || confrule_find_egress(c, r->via, &l->via))
+        return 0;
+    snprintf(path, sizeof(path), "%s.via", lpath);
+    return confload_fail(ld, path, NULL,
+                "unknown egress \"%.60s\" in %s (define it under "
+                "egresses, or use direct)",
+                r->via, path);
+}
+
 static int conv_listener_fields(const struct confload *ld, const char *lpath,
                                 const struct raw_listener *r,
                                 struct conf_listener *l)
 {
-    char path[64];
+    char path[64], opath[64];
     const char *why;
     snprintf(path, sizeof(path), "%s.type", lpath);
     if (!parse_type(r->type, &l->type))
@@ -605,7 +550,7 @@ static int conv_listener_fields(const struct confload *ld, const char *lpath,
                     "(use http, socks or mixed)",
                     r->type);
     snprintf(path, sizeof(path), "%s.listen", lpath);
-    why = parse_listen(r->listen, &l->addr);
+    why = confload_parse_listen(r->listen, &l->addr);
     if (why)
         return confload_fail(ld, path, NULL,
                     "invalid listen address \"%.60s\" for %s (%s)",
@@ -615,7 +560,9 @@ static int conv_listener_fields(const struct confload *ld, const char *lpath,
         rc = conv_users(ld, lpath, r, l);
     if (rc == 0)
         rc = conv_announce(ld, lpath, r, l);
-    l->open = r->open;
+    snprintf(opath, sizeof(opath), "%s.open", lpath);
+    if (rc == 0)
+        rc = confload_bool(ld, opath, r->open, &l->open);
     if (rc == 0 && conf_listener_exposed(l))
         return confload_fail(ld, path, NULL,
                     "listener on non-loopback address \"%.60s\" without "
@@ -630,11 +577,13 @@ static int conv_listener(const struct confload *ld,
                          struct conf *c)
 {
     char lpath[32], path[64];
-    struct conf_listener l = {0};
+    struct conf_listener l = {.via = CONF_VIA_DIRECT};
     const struct conf_listener *o;
     bool by_name;
     snprintf(lpath, sizeof(lpath), "listeners[%u]", i);
     int rc = conv_listener_fields(ld, lpath, r, &l);
+    if (rc == 0)
+        rc = conv_listener_via(ld, lpath, r, c, &l);
     if (rc == 0 && (o = clash(c, &l, &by_name))) {
         snprintf(path, sizeof(path), "%s.%s", lpath,
                  by_name ? "name" : "listen");
@@ -700,15 +649,19 @@ static int convert(const struct confload *ld, const struct raw_conf *r,
         (rc = conv_log(ld, r->log, c)) < 0 ||
         (rc = conv_timeouts(ld, r->timeouts, &c->timeouts)) < 0 ||
         (rc = conv_dns(ld, r->dns, c)) < 0 ||
-        (rc = conv_limits(ld, r->limits, c)) < 0)
+        (rc = conv_limits(ld, r->limits, c)) < 0 ||
+        (rc = confrule_egresses(ld, r->egresses, r->egresses_count, c)) < 0)
         return rc;
+    /* Listeners, rules and the agent name egresses: those come first;
+     * rules name listeners too. */
     for (unsigned i = 0; i < r->listeners_count; i++)
         if ((rc = conv_listener(ld, &r->listeners[i], i, c)) < 0)
             return rc;
-    /* Rules name listeners and egresses: those come first. */
     c->has_rules = yamlpos_find(ld->pos, "rules", NULL, &nd);
-    rc = confrule_egresses(ld, r->egresses, r->egresses_count, c);
-    return rc < 0 ? rc : confrule_rules(ld, r->rules, r->rules_count, c);
+    if ((rc = confrule_rules(ld, r->rules, r->rules_count, c)) < 0 ||
+        (rc = conftun_gateway(ld, r->gateway, c)) < 0)
+        return rc;
+    return conftun_agent(ld, r->agent, c);
 }
 
 /* ---- Loading ---- */
@@ -839,8 +792,8 @@ struct conf *conf_new(void)
     if (!c)
         return NULL;
     c->access_log = strdup("stderr");
-    if (!c->access_log) {
-        free(c);
+    if (!c->access_log || conftun_init(c) < 0) {
+        conf_free(c);
         return NULL;
     }
     c->workers = 0;
@@ -863,6 +816,7 @@ void conf_free(struct conf *c)
         listener_fini(&c->listeners[i]);
     free(c->listeners);
     confrule_free(c);
+    conftun_free(c);
     free(c->dns.servers);
     free(c->access_log);
     free(c);
@@ -920,7 +874,7 @@ static const char *url_check(const struct listenurl *u,
                "user)";
     if (u->pass && u->pass[0] == '\0')
         return "empty password";
-    return parse_listen(u->hostport, &l->addr);
+    return confload_parse_listen(u->hostport, &l->addr);
 }
 
 /* Fill l's name and user from u; -ENOMEM. */
@@ -963,7 +917,7 @@ int conf_add_listener_url(struct conf *c, const char *url, char *err,
                           size_t errlen)
 {
     struct listenurl u;
-    struct conf_listener l = {0};
+    struct conf_listener l = {.via = CONF_VIA_DIRECT};
     const char *why = NULL;
     int rc = listenurl_parse(&u, url, &why);
     if (rc == 0)

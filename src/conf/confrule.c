@@ -11,8 +11,6 @@
 
 #include "conf/pattern.h"
 
-#define SECRET_MAX 255 /* SOCKS5 user/password fields are one byte long */
-
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
 #define STR(key, flags, type, member)                                      \
     CYAML_FIELD_STRING_PTR(key, flags, type, member, 0, CYAML_UNLIMITED)
@@ -27,9 +25,10 @@ static const cyaml_schema_value_t string_schema = {
 static const cyaml_schema_field_t egress_fields[] = {
     STR("name", CYAML_FLAG_POINTER, struct raw_egress, name),
     STR("type", CYAML_FLAG_POINTER, struct raw_egress, type),
-    STR("address", CYAML_FLAG_POINTER, struct raw_egress, address),
+    STR("address", OPT, struct raw_egress, address),
     STR("user", OPT, struct raw_egress, user),
     STR("password", OPT, struct raw_egress, password),
+    STR("group", OPT, struct raw_egress, group),
     CYAML_FIELD_END,
 };
 
@@ -59,9 +58,27 @@ const cyaml_schema_value_t confrule_rule_schema = {
 static void egress_fini(struct conf_egress *e)
 {
     free(e->name);
+    free(e->group);
     free(e->user);
     confload_free_secret(e->password);
     memset(e, 0, sizeof(*e));
+}
+
+const char *confrule_egress_name_why(const struct conf *c, unsigned n,
+                                     const char *name, bool *dup)
+{
+    *dup = false;
+    if (name[0] == '\0' || !confload_printable(name))
+        return "egress name must be non-empty and printable";
+    if (strcmp(name, "direct") == 0)
+        return "the egress \"direct\" is built in (it means no egress): "
+               "pick another name";
+    for (unsigned j = 0; j < n; j++)
+        if (strcmp(c->egresses[j].name, name) == 0) {
+            *dup = true;
+            return "duplicate egress name";
+        }
+    return NULL;
 }
 
 static int egress_name(const struct confload *ld, const char *epath,
@@ -69,18 +86,14 @@ static int egress_name(const struct confload *ld, const char *epath,
                        struct conf *c)
 {
     char path[48];
+    bool dup;
+    const char *why = confrule_egress_name_why(c, i, r->name, &dup);
     snprintf(path, sizeof(path), "%s.name", epath);
-    if (r->name[0] == '\0' || !confload_printable(r->name))
+    if (dup)
         return confload_fail(ld, path, NULL,
-                    "egress name must be non-empty and printable");
-    if (strcmp(r->name, "direct") == 0)
-        return confload_fail(ld, path, NULL,
-                    "the egress \"direct\" is built in (it means no "
-                    "egress): pick another name");
-    for (unsigned j = 0; j < i; j++)
-        if (strcmp(c->egresses[j].name, r->name) == 0)
-            return confload_fail(ld, path, NULL,
-                                 "duplicate egress name \"%.60s\"", r->name);
+                             "duplicate egress name \"%.60s\"", r->name);
+    if (why)
+        return confload_fail(ld, path, NULL, "%s", why);
     c->egresses[i].name = strdup(r->name);
     return c->egresses[i].name ? 0 : -ENOMEM;
 }
@@ -101,12 +114,13 @@ static int egress_auth(const struct confload *ld, const char *epath,
     if (!r->user)
         return 0;
     snprintf(path, sizeof(path), "%s.user", epath);
-    if (!confload_user_ok(r->user) || strlen(r->user) > SECRET_MAX)
+    if (!confload_user_ok(r->user) || strlen(r->user) > CONFLOAD_SECRET_MAX)
         return confload_fail(ld, path, NULL,
                     "egress user must be 1 to 255 printable characters, "
                     "without ':'");
     snprintf(path, sizeof(path), "%s.password", epath);
-    if (r->password[0] == '\0' || strlen(r->password) > SECRET_MAX)
+    if (r->password[0] == '\0' ||
+        strlen(r->password) > CONFLOAD_SECRET_MAX)
         return confload_fail(ld, path, NULL,
                              "egress password must be 1 to 255 bytes");
     e->user = strdup(r->user);
@@ -114,25 +128,42 @@ static int egress_auth(const struct confload *ld, const char *epath,
     return e->user && e->password ? 0 : -ENOMEM;
 }
 
-static int conv_egress(const struct confload *ld, const struct raw_egress *r,
-                       unsigned i, struct conf *c)
+/* A tunnel egress: a group, and nothing of a parent proxy. */
+static int egress_tunnel(const struct confload *ld, const char *epath,
+                         const struct raw_egress *r, struct conf_egress *e)
 {
-    char epath[32], path[48];
-    struct conf_egress *e = &c->egresses[i];
-    int rc;
-    c->n_egresses = i + 1; /* conf_free frees what is filled in */
-    snprintf(epath, sizeof(epath), "egresses[%u]", i);
-    if ((rc = egress_name(ld, epath, r, i, c)) < 0)
-        return rc;
-    snprintf(path, sizeof(path), "%s.type", epath);
-    if (strcmp(r->type, "http") == 0)
-        e->type = CONF_EGRESS_HTTP;
-    else if (strcmp(r->type, "socks5") == 0)
-        e->type = CONF_EGRESS_SOCKS5;
-    else
+    char path[48];
+    const char *parent = r->address ? "address" : r->user ? "user" : NULL;
+    if (!parent && r->password)
+        parent = "password";
+    snprintf(path, sizeof(path), "%s.%s", epath, parent ? parent : "group");
+    if (parent)
         return confload_fail(ld, path, NULL,
-                    "unknown egress type \"%.60s\" (use http or socks5)",
-                    r->type);
+                    "a tunnel egress has no %s (it goes through a tunnel "
+                    "link, not a parent proxy)",
+                    parent);
+    if (r->group && r->group[0] && !confload_id_ok(r->group))
+        return confload_fail(ld, path, NULL,
+                    "invalid group \"%.60s\" (use 1 to 64 of A-Z a-z 0-9 "
+                    ". _ -, or \"\" for the agent's gateway)",
+                    r->group);
+    e->group = strdup(r->group ? r->group : "");
+    return e->group ? 0 : -ENOMEM;
+}
+
+/* A parent proxy: an address, maybe a user, no group. */
+static int egress_parent(const struct confload *ld, const char *epath,
+                         const struct raw_egress *r, struct conf_egress *e)
+{
+    char path[48];
+    snprintf(path, sizeof(path), "%s.group", epath);
+    if (r->group)
+        return confload_fail(ld, path, NULL,
+                             "group goes with type: tunnel only");
+    if (!r->address)
+        return confload_fail(ld, epath, NULL,
+                    "missing key \"address\" in egress (an http or "
+                    "socks5 egress needs HOST:PORT)");
     snprintf(path, sizeof(path), "%s.address", epath);
     if (target_parse(&e->server, r->address, strlen(r->address), 0) < 0)
         return confload_fail(ld, path, NULL,
@@ -140,6 +171,38 @@ static int conv_egress(const struct confload *ld, const struct raw_egress *r,
                     "[IPv6]:PORT with a port 1-65535)",
                     r->address);
     return egress_auth(ld, epath, r, e);
+}
+
+static int conv_egress(const struct confload *ld, const struct raw_egress *r,
+                       unsigned i, struct conf *c)
+{
+    static const struct {
+        const char *name;
+        enum conf_egress_type type;
+    } types[] = {
+        {"http", CONF_EGRESS_HTTP},
+        {"socks5", CONF_EGRESS_SOCKS5},
+        {"tunnel", CONF_EGRESS_TUNNEL},
+    };
+    char epath[32], path[48];
+    struct conf_egress *e = &c->egresses[i];
+    unsigned t = 0;
+    int rc;
+    c->n_egresses = i + 1; /* conf_free frees what is filled in */
+    snprintf(epath, sizeof(epath), "egresses[%u]", i);
+    if ((rc = egress_name(ld, epath, r, i, c)) < 0)
+        return rc;
+    snprintf(path, sizeof(path), "%s.type", epath);
+    while (t < 3 && strcmp(r->type, types[t].name) != 0)
+        t++;
+    if (t == 3)
+        return confload_fail(ld, path, NULL,
+                    "unknown egress type \"%.60s\" (use http, socks5 or "
+                    "tunnel)",
+                    r->type);
+    e->type = types[t].type;
+    return e->type == CONF_EGRESS_TUNNEL ? egress_tunnel(ld, epath, r, e)
+                                         : egress_parent(ld, epath, r, e);
 }
 
 int confrule_egresses(const struct confload *ld, const struct raw_egress *r,
@@ -310,13 +373,8 @@ static int conv_via(const struct confload *ld, const char *rpath,
         return confload_fail(ld, path, NULL,
                     "via goes with action: allow only (a denied request "
                     "goes nowhere)");
-    if (strcmp(r->via, "direct") == 0)
+    if (confrule_find_egress(c, r->via, &rule->egress))
         return 0;
-    for (unsigned i = 0; i < c->n_egresses; i++)
-        if (strcmp(c->egresses[i].name, r->via) == 0) {
-            rule->egress = (int)i;
-            return 0;
-        }
     return confload_fail(ld, path, NULL,
                 "unknown egress \"%.60s\" in %s (define it under "
                 "egresses, or use direct)",
@@ -329,7 +387,7 @@ static int conv_rule(const struct confload *ld, const struct raw_rule *r,
     char rpath[32], path[48];
     struct conf_rule *rule = &c->rules[i];
     c->n_rules = i + 1; /* conf_free frees what is filled in */
-    rule->egress = -1;
+    rule->egress = CONF_VIA_LISTENER;
     snprintf(rpath, sizeof(rpath), "rules[%u]", i);
     snprintf(path, sizeof(path), "%s.action", rpath);
     if (strcmp(r->action, "allow") != 0 && strcmp(r->action, "deny") != 0)
@@ -366,6 +424,20 @@ int confrule_rules(const struct confload *ld, const struct raw_rule *r,
             return rc;
     }
     return 0;
+}
+
+bool confrule_find_egress(const struct conf *c, const char *name, int *idx)
+{
+    if (strcmp(name, "direct") == 0) {
+        *idx = CONF_VIA_DIRECT;
+        return true;
+    }
+    for (unsigned i = 0; i < c->n_egresses; i++)
+        if (strcmp(c->egresses[i].name, name) == 0) {
+            *idx = (int)i;
+            return true;
+        }
+    return false;
 }
 
 void confrule_free(struct conf *c)

@@ -14,7 +14,7 @@
 
 /* What libcyaml loads: every leaf a string. */
 struct raw_egress {
-    char *name, *type, *address, *user, *password;
+    char *name, *type, *address, *user, *password, *group;
 };
 
 struct raw_rule {
@@ -42,6 +42,13 @@ int confrule_egresses(const struct confload *ld, const struct raw_egress *r,
                       unsigned n, struct conf *c);
 int confrule_rules(const struct confload *ld, const struct raw_rule *r,
                    unsigned n, struct conf *c);
+/* The egress called name among c's: true with *idx its index, or
+ * CONF_VIA_DIRECT for "direct"; false when there is none. */
+bool confrule_find_egress(const struct conf *c, const char *name, int *idx);
+/* Why name cannot name a new egress after the first n of c, or NULL;
+ * *dup is set when the name is taken. */
+const char *confrule_egress_name_why(const struct conf *c, unsigned n,
+                                     const char *name, bool *dup);
 /* Free c's egresses and rules. */
 void confrule_free(struct conf *c);
 

@@ -251,7 +251,7 @@ void cyerr_finish(struct cyerr *e, cyaml_err_t rc,
                   const cyaml_schema_value_t *schema,
                   const struct yamlpos *pos)
 {
-    char in[96], keys[160];
+    char in[96], keys[256];
     const char *what;
     make_path(e);
     what = e->path[0] ? e->path : "the top level";

@@ -58,7 +58,7 @@ struct cyerr {
     char expected[24]; /* CYERR_WRONG_KIND: "MAPPING", "STRING", ... */
     char got[24];      /* an event: "SCALAR", "SEQUENCE_START", ... */
     char path[256];    /* set by cyerr_finish */
-    char why[384];     /* set by cyerr_finish: the reason, no position */
+    char why[448];     /* set by cyerr_finish: the reason, no position */
     struct cyerr_step steps[CYERR_STEPS]; /* innermost first */
     int n_steps;
     bool lost; /* more steps than fit: the path is unknown */

@@ -30,10 +30,62 @@ static void close_listeners(struct worker *w)
     }
 }
 
-static void maybe_exit(struct worker *w)
+struct worker_mail {
+    struct worker_mail *next;
+    worker_mail_fn fn;
+    void *arg;
+};
+
+void worker_maybe_exit(struct worker *w)
 {
-    if (w->draining && w->n_sessions == 0)
+    if (w->draining && w->n_sessions == 0 && !w->links)
         loop_stop(w->loop);
+}
+
+int worker_post(struct worker *w, worker_mail_fn fn, void *arg)
+{
+    struct worker_mail *m = malloc(sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    *m = (struct worker_mail){.fn = fn, .arg = arg};
+    pthread_mutex_lock(&w->mail_lock);
+    bool closed = w->mail_closed;
+    if (!closed) {
+        *w->mail_tail = m;
+        w->mail_tail = &m->next;
+    }
+    pthread_mutex_unlock(&w->mail_lock);
+    if (closed) {
+        free(m);
+        return -ESHUTDOWN;
+    }
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof(one)) < 0)
+        log_error("worker %u: eventfd write: %s", w->id, strerror(errno));
+    return 0;
+}
+
+/* Run the messages posted so far; with close set, refuse later posts and
+ * hand every message its live=false call. */
+static void run_mail(struct worker *w, bool close)
+{
+    pthread_mutex_lock(&w->mail_lock);
+    struct worker_mail *m = w->mail;
+    w->mail = NULL;
+    w->mail_tail = &w->mail;
+    w->mail_closed |= close;
+    pthread_mutex_unlock(&w->mail_lock);
+    while (m) {
+        struct worker_mail *next = m->next;
+        m->fn(w, m->arg, !close);
+        free(m);
+        m = next;
+    }
+}
+
+void worker_set_hooks(struct worker *w, const struct worker_hooks *h)
+{
+    w->hooks = h;
 }
 
 static void on_wake(struct loop_io *io, uint32_t events)
@@ -43,20 +95,27 @@ static void on_wake(struct loop_io *io, uint32_t events)
     /* The counter value carries no meaning; reading only resets it. */
     if (read(w->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         log_warn("worker %u: eventfd read: %s", w->id, strerror(errno));
+    run_mail(w, false);
     int cmd = atomic_load(&w->cmd);
     if (cmd >= WORKER_DRAIN && !w->draining) {
         w->draining = true;
         close_listeners(w);
+        if (w->hooks)
+            w->hooks->drain(w);
     }
-    if (cmd == WORKER_STOP)
+    if (cmd == WORKER_STOP && !w->stopped) {
+        w->stopped = true;
         session_close_all(w);
-    maybe_exit(w);
+        if (w->hooks)
+            w->hooks->stop(w);
+    }
+    worker_maybe_exit(w);
 }
 
 void worker_session_gone(struct worker *w)
 {
     w->n_sessions--;
-    maybe_exit(w);
+    worker_maybe_exit(w);
 }
 
 static int open_listeners(struct worker *w, char *err, size_t errlen)
@@ -120,6 +179,8 @@ int worker_new(struct worker **out, unsigned id, const struct conf *c,
     w->id = id;
     w->conf = c;
     w->wake_fd = -1;
+    pthread_mutex_init(&w->mail_lock, NULL);
+    w->mail_tail = &w->mail;
     atomic_init(&w->cmd, WORKER_RUN);
     atomic_init(&w->exited, false);
     int rc = setup(w, err, errlen);
@@ -134,11 +195,16 @@ int worker_new(struct worker **out, unsigned id, const struct conf *c,
 static void *run(void *arg)
 {
     struct worker *w = arg;
+    if (w->hooks)
+        w->hooks->start(w);
     int rc = loop_run(w->loop);
     if (rc < 0)
         log_error("worker %u: event loop failed: %s", w->id, strerror(-rc));
     session_close_all(w);
+    if (w->hooks)
+        w->hooks->stop(w);
     loop_run_deferred(w->loop);
+    run_mail(w, true);
     atomic_store(&w->exited, true);
     return NULL;
 }
@@ -170,8 +236,12 @@ void worker_free(struct worker *w)
     if (w->listeners)
         close_listeners(w);
     free(w->listeners);
+    if (w->hooks && w->loop)
+        w->hooks->stop(w); /* idempotent; covers a worker never started */
     if (w->loop)
         loop_run_deferred(w->loop);
+    run_mail(w, true);
+    pthread_mutex_destroy(&w->mail_lock);
     dns_free(w->dns);
     if (w->wake_fd >= 0) {
         loop_del(w->loop, &w->wake_io);

@@ -30,9 +30,28 @@ static const struct pattern_cidr guarded[] = {
     {true, 7, {0xfc}},        /* unique local */
 };
 
+/* A listener whose requests go into a tunnel by default reaches the
+ * exit's network, whose own rules apply there. */
+static bool tunnelled(const struct conf *c, const struct conf_listener *l)
+{
+    return l->via >= 0 && (unsigned)l->via < c->n_egresses &&
+           c->egresses[l->via].type == CONF_EGRESS_TUNNEL;
+}
+
 bool acl_guarded(const struct conf *c, const struct conf_listener *l)
 {
-    return !c->has_rules && (!l || !addr_is_loopback(&l->addr));
+    return !c->has_rules && l && !addr_is_loopback(&l->addr) &&
+           !tunnelled(c, l);
+}
+
+/* The egress a verdict's rule (or the default) names. */
+static const struct conf_egress *egress_of(const struct conf *c, int via,
+                                           const struct conf_listener *l)
+{
+    if (via == CONF_VIA_LISTENER)
+        via = l ? l->via : CONF_VIA_DIRECT;
+    return via >= 0 && (unsigned)via < c->n_egresses ? &c->egresses[via]
+                                                      : NULL;
 }
 
 static bool any_cidrs(const struct conf *c)
@@ -130,7 +149,11 @@ static bool rule_matches(const struct conf *c, const struct conf_rule *r,
 
 struct acl_verdict acl_decide(const struct conf *c, const struct acl_query *q)
 {
-    struct acl_verdict v = {.allow = true, .egress = NULL, .rule = -1};
+    struct acl_verdict v = {
+        .allow = true,
+        .egress = egress_of(c, CONF_VIA_LISTENER, q->listener),
+        .rule = -1,
+    };
     struct subject s;
     subject_init(&s, q);
     if (acl_guarded(c, q->listener) && s.has_ip &&
@@ -144,8 +167,7 @@ struct acl_verdict acl_decide(const struct conf *c, const struct acl_query *q)
             continue;
         v.allow = r->allow;
         v.rule = (int)i;
-        if (r->allow && r->egress >= 0 && (unsigned)r->egress < c->n_egresses)
-            v.egress = &c->egresses[r->egress];
+        v.egress = r->allow ? egress_of(c, r->egress, q->listener) : NULL;
         return v;
     }
     return v;

@@ -18,7 +18,12 @@
  * unspecified (0/8, ::), link-local (169.254/16, fe80::/10) and private
  * ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) are denied,
  * whether written as IPs or reached through a name's resolved address.
- * Any rules: key, even an empty list, turns the guard off. */
+ * Any rules: key, even an empty list, turns the guard off.  The guard
+ * is also off for a tunnel's exit (no listener) and for a listener whose
+ * via: is a tunnel: there the exit's own rules decide.
+ *
+ * Egress: a rule's via:, or without one (and when no rule matches) the
+ * listener's via:, or direct. */
 #ifndef FERRY_ACL_H
 #define FERRY_ACL_H
 

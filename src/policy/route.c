@@ -10,12 +10,16 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/dns.h"
 #include "core/log.h"
+#include "core/sock.h"
 #include "core/worker.h"
 #include "egress/connpool.h"
 #include "egress/direct.h"
+#include "egress/tunnel.h"
 #include "egress/upstream.h"
 #include "policy/acl.h"
 #include "proto/http1.h"
@@ -31,6 +35,8 @@ struct route {
     struct dns_query *query;
     struct direct *dial;
     struct upstream *up;
+    struct tunnel_open *tun;
+    struct addr client;
     struct upstream_spec spec;
     struct route_info info;
     char proxy_auth[700];
@@ -62,6 +68,7 @@ static void on_egress(void *ud, enum result r, int fd)
     struct route *rt = ud;
     rt->dial = NULL;
     rt->up = NULL;
+    rt->tun = NULL;
     done(rt, r, fd);
 }
 
@@ -77,10 +84,40 @@ static bool pooled(struct route *rt)
     return true;
 }
 
+static void via_tunnel(struct route *rt, const struct conf_egress *e)
+{
+    struct tunmsg_open o = {
+        .kind = rt->kind == ROUTE_DGRAM ? TUNMSG_UDP : TUNMSG_TCP,
+        .target = rt->target,
+    };
+    if (rt->user[0]) {
+        snprintf(o.tags[o.n_tags].key, sizeof(o.tags[0].key), "user");
+        snprintf(o.tags[o.n_tags++].value, sizeof(o.tags[0].value), "%s",
+                 rt->user);
+    }
+    snprintf(o.tags[o.n_tags].key, sizeof(o.tags[0].key), "client");
+    addr_format(&rt->client, o.tags[o.n_tags++].value,
+                sizeof(o.tags[0].value));
+    if (pooled(rt))
+        return;
+    if (tunnel_start(rt->w, e->group, &o, on_egress, rt, &rt->tun) < 0)
+        done(rt, RESULT_INTERNAL, -1);
+}
+
 static void via_parent(struct route *rt, const struct conf_egress *e)
 {
     bool http = rt->kind != ROUTE_STREAM && e->type == CONF_EGRESS_HTTP;
     rt->info.egress = e->name;
+    if (e->type == CONF_EGRESS_TUNNEL) {
+        snprintf(rt->info.key, sizeof(rt->info.key), "%s %s:%u", e->name,
+                 rt->target.host, rt->target.port);
+        via_tunnel(rt, e);
+        return;
+    }
+    if (rt->kind == ROUTE_DGRAM) {
+        done(rt, RESULT_NOT_IMPLEMENTED, -1); /* no UDP via parents */
+        return;
+    }
     rt->info.http_proxy = http;
     if (http && e->user &&
         http1_format_basic(rt->proxy_auth, sizeof(rt->proxy_auth), e->user,
@@ -112,6 +149,56 @@ static void via_parent(struct route *rt, const struct conf_egress *e)
         done(rt, RESULT_INTERNAL, -1);
 }
 
+/* A UDP socket connected to the first address. */
+static void dgram_connect(struct route *rt, const struct dns_result *addrs)
+{
+    if (!addrs || addrs->n == 0) {
+        done(rt, RESULT_DENIED, -1);
+        return;
+    }
+    struct addr a = addrs->addrs[0];
+    addr_set_port(&a, rt->target.port);
+    int fd = socket(a.u.sa.sa_family,
+                    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, &a.u.sa, a.len) == 0) {
+        done(rt, RESULT_OK, fd);
+        return;
+    }
+    enum result r = fd < 0 ? RESULT_INTERNAL : result_from_errno(errno);
+    if (fd >= 0)
+        close(fd);
+    done(rt, r, -1);
+}
+
+static void on_dgram_resolved(void *ud, int status,
+                              const struct dns_result *res)
+{
+    struct route *rt = ud;
+    rt->query = NULL;
+    if (status < 0)
+        done(rt, RESULT_DNS, -1);
+    else
+        dgram_connect(rt, res);
+}
+
+static void dgram_direct(struct route *rt, const struct dns_result *addrs)
+{
+    struct dns_result one = {.n = 1};
+    if (!addrs && rt->target.kind == TARGET_IP) {
+        one.addrs[0] = rt->target.ip;
+        addrs = &one;
+    }
+    if (!addrs && dns_cached(rt->w->dns, rt->target.host, &one) == 0)
+        addrs = &one;
+    if (addrs) {
+        dgram_connect(rt, addrs);
+        return;
+    }
+    if (dns_resolve(rt->w->dns, rt->target.host, on_dgram_resolved, rt,
+                    &rt->query) < 0)
+        done(rt, RESULT_INTERNAL, -1);
+}
+
 static void go(struct route *rt, const struct acl_verdict *v,
                const struct dns_result *addrs)
 {
@@ -124,6 +211,10 @@ static void go(struct route *rt, const struct acl_verdict *v,
         return;
     }
     rt->info.egress = "direct";
+    if (rt->kind == ROUTE_DGRAM) {
+        dgram_direct(rt, addrs);
+        return;
+    }
     snprintf(rt->info.key, sizeof(rt->info.key), "direct %s:%u",
              rt->target.host, rt->target.port);
     if (pooled(rt))
@@ -140,7 +231,8 @@ static struct acl_query query_of(const struct route *rt,
                               .addr = a,
                               .user = rt->user,
                               .listener = rt->listener,
-                              .proto = ACL_TCP};
+                              .proto = rt->kind == ROUTE_DGRAM ? ACL_UDP
+                                                               : ACL_TCP};
 }
 
 /* Keep the addresses the rules allow; the first allowed one's verdict
@@ -210,6 +302,7 @@ int route_start(struct worker *w, const struct request *req,
     rt->target = *t;
     memcpy(rt->user, req->user, sizeof(rt->user));
     rt->listener = req->listener;
+    rt->client = req->client;
     rt->kind = kind;
     loop_defer(w->loop, &rt->start, on_start, rt);
     *out = rt;
@@ -224,5 +317,7 @@ void route_cancel(struct route *rt)
     rt->dial = NULL;
     upstream_cancel(rt->up);
     rt->up = NULL;
+    tunnel_cancel(rt->tun);
+    rt->tun = NULL;
     release(rt);
 }

@@ -25,6 +25,8 @@ enum route_kind {
                          is reached plainly and spoken to in absolute-form;
                          pooled connections are reused */
     ROUTE_HTTP_FRESH, /* the same, never from the pool (a stale retry) */
+    ROUTE_DGRAM,      /* datagrams: a connected UDP socket (direct), or a
+                         tunnel's UDP stream; parent proxies cannot */
 };
 
 /* How the socket reaches the target. */

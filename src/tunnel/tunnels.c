@@ -1,0 +1,89 @@
+/* tunnels: see tunnels.h. */
+#include "tunnel/tunnels.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+#include "tunnel/agent.h"
+#include "tunnel/gateway.h"
+#include "tunnel/link.h"
+#include "tunnel/tuntls.h"
+
+static bool tls_agent(const struct conf_agent *a)
+{
+    return a->transport == CONF_TUN_TLS || a->transport == CONF_TUN_WSS;
+}
+
+int tunnels_new(struct tunnels **out, const struct conf *c, char *err,
+                size_t errlen)
+{
+    *out = NULL;
+    if (!c->gateway.enabled && !c->agent.enabled)
+        return 0;
+    struct tunnels *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->conf = c;
+    int rc = tunreg_new(&t->reg, c->gateway.balance_rr ? TUNREG_ROUND_ROBIN
+                                                       : TUNREG_LEAST_STREAMS);
+    if (rc == 0 && c->agent.enabled && tls_agent(&c->agent))
+        rc = tuntls_agent_ctx(&c->agent, &t->agent_ctx, err, errlen);
+    if (rc == 0 && c->gateway.enabled && c->gateway.cert)
+        rc = tuntls_gateway_ctx(&c->gateway, &t->gateway_ctx, err, errlen);
+    if (rc < 0) {
+        if (rc == -ENOMEM)
+            snprintf(err, errlen, "out of memory");
+        tunnels_free(t);
+        return rc;
+    }
+    if (c->agent.enabled && c->agent.insecure && tls_agent(&c->agent))
+        log_warn("agent: insecure: the gateway's certificate is not "
+                 "checked; anyone on the path can read the tunnel");
+    *out = t;
+    return 0;
+}
+
+void tunnels_free(struct tunnels *t)
+{
+    if (!t)
+        return;
+    tunreg_free(t->reg);
+    SSL_CTX_free(t->agent_ctx);
+    SSL_CTX_free(t->gateway_ctx);
+    free(t);
+}
+
+static void on_start(struct worker *w)
+{
+    gateway_start(w);
+    agent_start(w);
+}
+
+static void on_drain(struct worker *w)
+{
+    gateway_drain(w);
+    agent_drain(w);
+    link_goaway_all(w);
+}
+
+static void on_stop(struct worker *w)
+{
+    gateway_stop(w);
+    link_close_all(w, "stop");
+    agent_stop(w);
+}
+
+static const struct worker_hooks hooks = {on_start, on_drain, on_stop};
+
+void tunnels_attach(struct tunnels *t, struct worker **workers, unsigned n)
+{
+    t->workers = workers;
+    t->n_workers = n;
+    for (unsigned i = 0; i < n; i++) {
+        workers[i]->tunnels = t;
+        worker_set_hooks(workers[i], &hooks);
+    }
+}
