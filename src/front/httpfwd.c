@@ -551,6 +551,38 @@ static bool queue_response_head(struct httpfwd *f,
     return true;
 }
 
+/* The response body is complete: bytes behind it mean the origin is out
+ * of step, and its connection must not be reused. */
+static void response_body_done(struct httpfwd *f)
+{
+    f->rs = RS_DONE;
+    f->up_broken |= f->uin.len > 0;
+}
+
+/* Queue the body bytes that arrived with the head behind the head in
+ * to_cl, so a small response leaves in one send: every send on loopback
+ * wakes the client, and a second one costs about as much as the first. */
+static void queue_early_body(struct httpfwd *f)
+{
+    size_t room = bufpool_size(f->w->bufs) - f->to_cl.off - f->to_cl.len;
+    size_t n = f->uin.len < room ? f->uin.len : room;
+    if (n == 0)
+        return;
+    ssize_t k = http1_framer_feed(&f->rsf, f->uin.buf + f->uin.off, n);
+    if (k < 0) {
+        f->up_broken = true;
+        abort_fwd(f, RESULT_REFUSED, "bad_response_framing");
+        return;
+    }
+    memcpy(f->to_cl.buf + f->to_cl.off + f->to_cl.len,
+           f->uin.buf + f->uin.off, (size_t)k);
+    f->to_cl.len += (size_t)k;
+    f->down_bytes += (uint64_t)k;
+    pend_consume(f, &f->uin, (size_t)k);
+    if (f->rsf.done)
+        response_body_done(f);
+}
+
 static void final_head(struct httpfwd *f, const struct http1_response_head *h,
                        int n)
 {
@@ -571,8 +603,11 @@ static void final_head(struct httpfwd *f, const struct http1_response_head *h,
                         http1_framer_until_close(&f->rsf) ||
                         f->rq != RQ_DONE;
     }
-    if (queue_response_head(f, h, close, n))
-        f->rs = f->rsf.done ? RS_DONE : RS_BODY;
+    if (!queue_response_head(f, h, close, n))
+        return;
+    f->rs = f->rsf.done ? RS_DONE : RS_BODY;
+    if (f->rs == RS_BODY)
+        queue_early_body(f);
 }
 
 /* An interim 1xx (100 Continue, 103 Early Hints) goes to the client as
@@ -651,8 +686,7 @@ static bool pump_response(struct httpfwd *f)
     if (f->rs_fed)
         return f->down_bytes != before;
     if (f->rsf.done) {
-        f->rs = RS_DONE;
-        f->up_broken |= f->uin.len > 0; /* bytes beyond the message */
+        response_body_done(f);
         return true;
     }
     if (f->uin.len)
