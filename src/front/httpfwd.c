@@ -54,6 +54,10 @@ struct httpfwd {
     char key[CONNPOOL_KEY_MAX];
     struct route *route;
     bool rd_cl, wr_cl, rd_up, wr_up;
+    /* A short read empties the socket: an event came since it was
+     * watched here, and none said the peer hung up.  Then the read that
+     * would only say EAGAIN is skipped; the next bytes bring an event. */
+    bool drains_cl, drains_up;
     bool reused;      /* the upstream socket came from the pool */
     bool body_sent;   /* a request body byte went upstream */
     bool close_after; /* end the client connection after this exchange */
@@ -103,8 +107,13 @@ static void pend_drop(struct httpfwd *f, struct pend *p)
     *p = (struct pend){0};
 }
 
-/* recv into p; 1 = got bytes, 0 = EAGAIN, -1 = EOF, -2 = error. */
-static int fill(struct httpfwd *f, int fd, struct pend *p, bool *ready)
+/* Events after which a short read may still leave an EOF to read. */
+#define HUP_EVENTS (EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+
+/* recv into p; 1 = got bytes, 0 = EAGAIN, -1 = EOF, -2 = error.  drains:
+ * a short read clears *ready (see drains_cl). */
+static int fill(struct httpfwd *f, int fd, struct pend *p, bool *ready,
+                bool drains)
 {
     if (!pend_take(f, p))
         return -2;
@@ -114,6 +123,7 @@ static int fill(struct httpfwd *f, int fd, struct pend *p, bool *ready)
         return 0;
     ssize_t n = recv(fd, p->buf + p->len, cap - p->len, 0);
     if (n > 0) {
+        *ready = !drains || (size_t)n == cap - p->len;
         p->len += (size_t)n;
         return 1;
     }
@@ -218,8 +228,9 @@ static void on_up(struct loop_io *io, uint32_t events)
     struct httpfwd *f = io->ud;
     if (f->dead)
         return;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    if (events & (EPOLLIN | HUP_EVENTS))
         f->rd_up = true;
+    f->drains_up = !(events & HUP_EVENTS);
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         f->wr_up = true;
     advance(f);
@@ -227,7 +238,11 @@ static void on_up(struct loop_io *io, uint32_t events)
 
 static int attach_up(struct httpfwd *f, int fd)
 {
-    f->rd_up = f->wr_up = true;
+    /* A pooled socket was found empty and open when taken: it has nothing
+     * to read until an event says so. */
+    f->rd_up = !f->reused;
+    f->wr_up = true;
+    f->drains_up = false;
     int rc = loop_add(f->w->loop, &f->up, fd,
                       EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, on_up, f);
     if (rc < 0) {
@@ -391,7 +406,8 @@ static bool next_request(struct httpfwd *f)
         }
         if (!f->rd_cl)
             return false;
-        int got = fill(f, f->s->client.fd, &f->in, &f->rd_cl);
+        int got = fill(f, f->s->client.fd, &f->in, &f->rd_cl,
+                       f->drains_cl);
         if (got == 0)
             return false;
         if (got < 0) {
@@ -468,7 +484,8 @@ static bool pump_request(struct httpfwd *f)
         return true;
     if (!f->rd_cl)
         return false;
-    int got = fill(f, f->s->client.fd, &f->in, &f->rd_cl);
+    int got = fill(f, f->s->client.fd, &f->in, &f->rd_cl,
+                       f->drains_cl);
     if (got < 0) {
         abort_fwd(f, RESULT_OK, "client_eof");
         return false;
@@ -645,7 +662,7 @@ static bool read_response_head(struct httpfwd *f)
     }
     if (!f->rd_up)
         return false;
-    int got = fill(f, f->up.fd, &f->uin, &f->rd_up);
+    int got = fill(f, f->up.fd, &f->uin, &f->rd_up, f->drains_up);
     if (got < 0 && retry_stale(f)) /* EOF or reset on a reused socket */
         return false;
     if (got < 0) {
@@ -693,7 +710,7 @@ static bool pump_response(struct httpfwd *f)
         return f->down_bytes != before;
     if (!f->rd_up)
         return f->down_bytes != before;
-    int got = fill(f, f->up.fd, &f->uin, &f->rd_up);
+    int got = fill(f, f->up.fd, &f->uin, &f->rd_up, f->drains_up);
     if (got == -1) {
         if (http1_framer_eof(&f->rsf) < 0) {
             abort_fwd(f, RESULT_REFUSED, "origin_closed_mid_body");
@@ -771,8 +788,9 @@ void httpfwd_on_client(struct httpfwd *f, uint32_t events)
 {
     if (f->dead)
         return;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    if (events & (EPOLLIN | HUP_EVENTS))
         f->rd_cl = true;
+    f->drains_cl = !(events & HUP_EVENTS);
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         f->wr_cl = true;
     advance(f);
