@@ -7,11 +7,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define UPCONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
 struct parked {
-    int fd; /* -1 = free slot */
+    struct upconn *c; /* NULL = free slot */
     uint64_t since;
     char key[CONNPOOL_KEY_MAX];
 };
@@ -22,6 +25,50 @@ struct connpool {
     struct parked slot[];
 };
 
+/* ---- upstream connections ---- */
+
+int upconn_open(struct loop *l, int fd, loop_io_fn fn, void *ud,
+                struct upconn **out)
+{
+    struct upconn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    c->loop = l;
+    int rc = loop_add(l, &c->io, fd, UPCONN_EVENTS, fn, ud);
+    if (rc < 0) {
+        close(fd);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static void free_upconn(struct loop_defer *d) { free(d->ud); }
+
+/* Unregister; the memory goes at the end of the loop iteration.  fd -1
+ * makes the loop skip events of this batch that still point at it. */
+static int detach(struct upconn *c)
+{
+    int fd = c->io.fd;
+    loop_del(c->loop, &c->io);
+    c->io.fd = -1;
+    loop_defer(c->loop, &c->free_later, free_upconn, c);
+    return fd;
+}
+
+void upconn_close(struct upconn *c)
+{
+    if (c)
+        close(detach(c));
+}
+
+int upconn_release(struct upconn *c) { return detach(c); }
+
+/* ---- the pool ---- */
+
 int connpool_new(struct connpool **out, unsigned max, uint32_t idle_ms)
 {
     struct connpool *p = calloc(1, sizeof(*p) + max * sizeof(p->slot[0]));
@@ -29,30 +76,33 @@ int connpool_new(struct connpool **out, unsigned max, uint32_t idle_ms)
         return -ENOMEM;
     p->max = max;
     p->idle_ms = idle_ms;
-    for (unsigned i = 0; i < max; i++)
-        p->slot[i].fd = -1;
     *out = p;
     return 0;
 }
 
 static void drop(struct parked *e)
 {
-    close(e->fd);
-    e->fd = -1;
+    upconn_close(e->c);
+    e->c = NULL;
 }
 
 void connpool_free(struct connpool *p)
 {
     if (!p)
         return;
-    for (unsigned i = 0; i < p->max; i++)
-        if (p->slot[i].fd >= 0)
-            drop(&p->slot[i]);
+    /* The loop runs no more deferred calls: free here. */
+    for (unsigned i = 0; i < p->max; i++) {
+        if (!p->slot[i].c)
+            continue;
+        close(p->slot[i].c->io.fd);
+        free(p->slot[i].c);
+    }
     free(p);
 }
 
-/* Parked sockets must be silent: EOF or unexpected bytes mean the origin
- * closed or is out of step, and the socket cannot carry a request. */
+/* Parked connections must be silent: EOF or unexpected bytes mean the
+ * origin closed or is out of step, and the connection cannot carry a
+ * request. */
 static bool alive(int fd)
 {
     char c;
@@ -60,11 +110,21 @@ static bool alive(int fd)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-int connpool_take(struct connpool *p, const char *key, uint64_t now_ms)
+/* An event for a parked connection.  It may be late news of bytes its
+ * last user read already: look before dropping it. */
+static void on_parked(struct loop_io *io, uint32_t events)
+{
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+        !alive(io->fd))
+        drop(io->ud);
+}
+
+struct upconn *connpool_take(struct connpool *p, const char *key,
+                             uint64_t now_ms)
 {
     for (unsigned i = 0; i < p->max; i++) {
         struct parked *e = &p->slot[i];
-        if (e->fd < 0)
+        if (!e->c)
             continue;
         if (now_ms - e->since > p->idle_ms) {
             drop(e);
@@ -72,37 +132,35 @@ int connpool_take(struct connpool *p, const char *key, uint64_t now_ms)
         }
         if (strcmp(e->key, key) != 0)
             continue;
-        if (!alive(e->fd)) { /* one syscall, for candidates only */
-            drop(e);
-            continue;
-        }
-        int fd = e->fd;
-        e->fd = -1;
-        return fd;
+        struct upconn *c = e->c;
+        e->c = NULL;
+        return c;
     }
-    return -ENOENT;
+    return NULL;
 }
 
-void connpool_put(struct connpool *p, const char *key, int fd,
+void connpool_put(struct connpool *p, const char *key, struct upconn *c,
                   uint64_t now_ms)
 {
     struct parked *victim = NULL;
     if (strlen(key) >= CONNPOOL_KEY_MAX || p->max == 0) {
-        close(fd);
+        upconn_close(c);
         return;
     }
     for (unsigned i = 0; i < p->max; i++) {
         struct parked *e = &p->slot[i];
-        if (e->fd < 0) {
+        if (!e->c) {
             victim = e;
             break;
         }
         if (!victim || e->since < victim->since)
             victim = e; /* the oldest goes when the pool is full */
     }
-    if (victim->fd >= 0)
+    if (victim->c)
         drop(victim);
-    victim->fd = fd;
+    victim->c = c;
     victim->since = now_ms;
     strcpy(victim->key, key);
+    c->io.fn = on_parked;
+    c->io.ud = victim;
 }

@@ -50,7 +50,7 @@ struct httpfwd {
     struct http1_framer rqf, rsf;
     size_t head_len;          /* request head length while routing */
     size_t rq_fed, rs_fed;    /* framed but unsent bytes (pass_body) */
-    struct loop_io up;        /* upstream socket, fd -1 when none */
+    struct upconn *up;        /* upstream connection, NULL when none */
     char key[CONNPOOL_KEY_MAX];
     struct route *route;
     bool rd_cl, wr_cl, rd_up, wr_up;
@@ -156,6 +156,8 @@ static ssize_t flush(struct httpfwd *f, int fd, struct pend *p, size_t n,
     return k;
 }
 
+static int up_fd(const struct httpfwd *f) { return f->up->io.fd; }
+
 /* ---- ends ---- */
 
 static void log_exchange(struct httpfwd *f, enum result r, const char *end)
@@ -181,11 +183,8 @@ static void close_up(struct httpfwd *f)
 {
     route_cancel(f->route);
     f->route = NULL;
-    if (f->up.fd < 0)
-        return;
-    loop_del(f->w->loop, &f->up);
-    close(f->up.fd);
-    f->up.fd = -1;
+    upconn_close(f->up);
+    f->up = NULL;
 }
 
 /* Answer the current request with an error and end the connection (the
@@ -236,20 +235,25 @@ static void on_up(struct loop_io *io, uint32_t events)
     advance(f);
 }
 
-static int attach_up(struct httpfwd *f, int fd)
+/* Watch the routed socket: a pooled connection is registered already
+ * (pooled, else NULL); a fresh one (fd) is registered here. */
+static int attach_up(struct httpfwd *f, int fd, struct upconn *pooled)
 {
-    /* A pooled socket was found empty and open when taken: it has nothing
-     * to read until an event says so. */
-    f->rd_up = !f->reused;
     f->wr_up = true;
-    f->drains_up = false;
-    int rc = loop_add(f->w->loop, &f->up, fd,
-                      EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, on_up, f);
-    if (rc < 0) {
-        close(fd);
-        f->up.fd = -1;
+    if (pooled) {
+        /* The pool watched it while parked and closes it on any input or
+         * hang-up: it is empty and open, and what comes next brings an
+         * event to us. */
+        f->rd_up = false;
+        f->drains_up = true;
+        pooled->io.fn = on_up;
+        pooled->io.ud = f;
+        f->up = pooled;
+        return 0;
     }
-    return rc;
+    f->rd_up = true;
+    f->drains_up = false;
+    return upconn_open(f->w->loop, fd, on_up, f, &f->up);
 }
 
 /* ---- request side ---- */
@@ -286,7 +290,7 @@ static int emit_request_head(struct httpfwd *f,
 static void routed(struct httpfwd *f, int fd, const struct route_info *info)
 {
     struct http1_request_head h;
-    if (attach_up(f, fd) < 0) {
+    if (attach_up(f, fd, info->pooled) < 0) {
         answer_error(f, RESULT_INTERNAL, "cannot watch upstream socket");
         return;
     }
@@ -448,7 +452,7 @@ static int pass_body(struct httpfwd *f, struct http1_framer *fr,
 static bool pump_request(struct httpfwd *f)
 {
     if (f->to_up.len) {
-        if (flush(f, f->up.fd, &f->to_up, f->to_up.len, &f->wr_up) < 0) {
+        if (flush(f, up_fd(f), &f->to_up, f->to_up.len, &f->wr_up) < 0) {
             if (!retry_stale(f))
                 abort_fwd(f, RESULT_REFUSED, "upstream_error");
             return false;
@@ -459,7 +463,7 @@ static bool pump_request(struct httpfwd *f)
     if (f->rq != RQ_BODY)
         return false;
     uint64_t before = f->up_bytes;
-    int rc = pass_body(f, &f->rqf, &f->in, &f->rq_fed, f->up.fd, &f->wr_up,
+    int rc = pass_body(f, &f->rqf, &f->in, &f->rq_fed, up_fd(f), &f->wr_up,
                        &f->up_bytes);
     if (rc == -EBADMSG) {
         f->up_broken = true;
@@ -535,9 +539,8 @@ static void upgrade(struct httpfwd *f, const struct http1_response_head *h,
     memcpy(out + m, f->uin.buf + f->uin.off + n, rest);
     f->status = 101;
     log_exchange(f, RESULT_OK, "upgrade");
-    int fd = f->up.fd;
-    loop_del(f->w->loop, &f->up);
-    f->up.fd = -1;
+    int fd = upconn_release(f->up);
+    f->up = NULL;
     char *in = f->in.buf;
     size_t in_off = f->in.off, in_len = f->in.len;
     f->in = (struct pend){0};
@@ -662,7 +665,7 @@ static bool read_response_head(struct httpfwd *f)
     }
     if (!f->rd_up)
         return false;
-    int got = fill(f, f->up.fd, &f->uin, &f->rd_up, f->drains_up);
+    int got = fill(f, up_fd(f), &f->uin, &f->rd_up, f->drains_up);
     if (got < 0 && retry_stale(f)) /* EOF or reset on a reused socket */
         return false;
     if (got < 0) {
@@ -710,7 +713,7 @@ static bool pump_response(struct httpfwd *f)
         return f->down_bytes != before;
     if (!f->rd_up)
         return f->down_bytes != before;
-    int got = fill(f, f->up.fd, &f->uin, &f->rd_up, f->drains_up);
+    int got = fill(f, up_fd(f), &f->uin, &f->rd_up, f->drains_up);
     if (got == -1) {
         if (http1_framer_eof(&f->rsf) < 0) {
             abort_fwd(f, RESULT_REFUSED, "origin_closed_mid_body");
@@ -739,12 +742,9 @@ static void finish_exchange(struct httpfwd *f)
 {
     log_exchange(f, RESULT_OK, f->close_after ? "close" : "keep_alive");
     pend_drop(f, &f->uin);
-    if (f->up.fd >= 0 && !f->up_broken && !f->close_after &&
-        f->rq == RQ_DONE) {
-        int fd = f->up.fd;
-        loop_del(f->w->loop, &f->up);
-        f->up.fd = -1;
-        connpool_put(f->w->pool, f->key, fd, loop_now(f->w->loop));
+    if (f->up && !f->up_broken && !f->close_after && f->rq == RQ_DONE) {
+        connpool_put(f->w->pool, f->key, f->up, loop_now(f->w->loop));
+        f->up = NULL;
     }
     close_up(f);
     f->up_broken = false;
@@ -767,7 +767,7 @@ static void advance(struct httpfwd *f)
             progress = next_request(f);
             continue;
         }
-        if (f->up.fd >= 0) {
+        if (f->up) {
             progress |= pump_request(f);
             if (f->dead)
                 return;
@@ -803,7 +803,6 @@ int httpfwd_start(struct session *s, struct httpfwd **out)
         return -ENOMEM;
     f->s = s;
     f->w = s->w;
-    f->up.fd = -1;
     f->in = (struct pend){.buf = s->head, .off = 0, .len = s->head_len};
     s->head = NULL;
     s->head_len = 0;

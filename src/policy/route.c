@@ -76,11 +76,13 @@ static bool pooled(struct route *rt)
 {
     if (rt->kind != ROUTE_HTTP)
         return false;
-    int fd = connpool_take(rt->w->pool, rt->info.key, loop_now(rt->w->loop));
-    if (fd < 0)
+    struct upconn *c =
+        connpool_take(rt->w->pool, rt->info.key, loop_now(rt->w->loop));
+    if (!c)
         return false;
     rt->info.reused = true;
-    done(rt, RESULT_OK, fd);
+    rt->info.pooled = c;
+    done(rt, RESULT_OK, c->io.fd);
     return true;
 }
 

@@ -33,6 +33,8 @@ enum route_kind {
 struct route_info {
     bool http_proxy;        /* a parent HTTP proxy: send absolute-form */
     bool reused;            /* taken from the connection pool */
+    struct upconn *pooled;  /* then: the connection, registered already
+                               (fd is its socket); else NULL */
     const char *proxy_auth; /* its "Basic ..." credentials, or NULL */
     const char *egress;     /* egress name for logs ("direct") */
     char key[CONNPOOL_KEY_MAX]; /* pool key for this way to the target */
