@@ -322,7 +322,7 @@ static void on_routed(void *ud, enum result r, int fd,
         answer_error(f, r, NULL);
         return;
     }
-    snprintf(f->key, sizeof(f->key), "%s", info->key);
+    memcpy(f->key, info->key, sizeof(f->key)); /* same size */
     f->reused = info->reused;
     routed(f, fd, info);
 }
@@ -355,8 +355,11 @@ static void start_request(struct httpfwd *f, struct http1_request_head *h,
     f->body_sent = false;
     f->client_http10 = h->minor == 0;
     f->s->req.user[0] = '\0'; /* each request proves who it is anew */
-    snprintf(f->method, sizeof(f->method), "%.*s",
-             (int)(h->method.len < 15 ? h->method.len : 15), h->method.p);
+    size_t mlen = h->method.len < sizeof(f->method) - 1
+                      ? h->method.len
+                      : sizeof(f->method) - 1;
+    memcpy(f->method, h->method.p, mlen);
+    f->method[mlen] = '\0';
     memset(&f->req, 0, sizeof(f->req));
     if (h->is_connect) {
         answer_error(f, RESULT_BAD_METHOD, "CONNECT on a forwarding "
