@@ -183,27 +183,14 @@ static int level_from(const char *s, enum conf_log_level *out)
 static int cli_token(const struct cli *cli, char **dst, char *err,
                      size_t errlen)
 {
-    char line[512] = "";
-    const char *tok = cli->token;
-    if (cli->token_file) {
-        FILE *f = fopen(cli->token_file, "r");
-        if (!f || !fgets(line, sizeof(line), f)) {
-            if (f)
-                fclose(f);
-            snprintf(err, errlen, "cannot read %s", cli->token_file);
-            return -EINVAL;
-        }
-        fclose(f);
-        line[strcspn(line, "\r\n")] = '\0';
-        tok = line;
-    }
-    if (!tok || !*tok) {
+    if (cli->token_file)
+        return conf_read_token_file("--token-file", cli->token_file, dst,
+                                    err, errlen);
+    if (!cli->token || !*cli->token) {
         snprintf(err, errlen, "a --token (or --token-file) is required");
         return -EINVAL;
     }
-    int rc = conf_set_string(dst, tok);
-    explicit_bzero(line, sizeof(line));
-    return rc;
+    return conf_set_string(dst, cli->token);
 }
 
 /* -L listeners of `ferry gateway` / `ferry agent` go into the tunnel. */

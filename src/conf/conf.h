@@ -305,6 +305,9 @@ int conf_add_dns_server(struct conf *c, const char *server, char *err,
 int conf_parse_tunnel_url(const char *url, enum conf_tunnel_transport *tr,
                           struct target *server, char **path, char *err,
                           size_t errlen);
+/* Whether a transport speaks WebSocket (ws, wss) / TLS (tls, wss). */
+bool conf_tunnel_ws(enum conf_tunnel_transport t);
+bool conf_tunnel_tls(enum conf_tunnel_transport t);
 /* A SHA-256 in hex (64 digits), colons between bytes and a "sha256:"
  * (or openssl's "sha256 Fingerprint=") prefix optional, into out.  0 or
  * -EINVAL. */
@@ -317,6 +320,11 @@ int conf_add_tunnel_egress(struct conf *c, const char *name,
 /* Append a plain gateway token (1 to 255 printable bytes).  0, -EINVAL
  * or -ENOMEM. */
 int conf_add_gateway_token(struct conf *c, const char *token);
+/* *dst = the first line of file (line end dropped), a token of 1 to 255
+ * printable bytes.  0; -ENOMEM; or -EINVAL with err set, naming the
+ * file as "LABEL \"FILE\"" (agent.token_file, --token-file). */
+int conf_read_token_file(const char *label, const char *file, char **dst,
+                         char *err, size_t errlen);
 /* *dst = a copy of src (NULL: none), the old string wiped and freed.
  * 0 or -ENOMEM (*dst unchanged). */
 int conf_set_string(char **dst, const char *src);

@@ -167,12 +167,12 @@ void conftun_free(struct conf *c)
 
 /* ---- Values the command line shares ---- */
 
-static bool is_ws(enum conf_tunnel_transport t)
+bool conf_tunnel_ws(enum conf_tunnel_transport t)
 {
     return t == CONF_TUN_WSS || t == CONF_TUN_WS;
 }
 
-static bool is_tls(enum conf_tunnel_transport t)
+bool conf_tunnel_tls(enum conf_tunnel_transport t)
 {
     return t == CONF_TUN_TLS || t == CONF_TUN_WSS;
 }
@@ -215,7 +215,7 @@ static const char *parse_url(const char *url, enum conf_tunnel_transport *tr,
     const char *hp = url + strlen(schemes[i].scheme);
     size_t n = strcspn(hp, "/");
     *path = hp[n] ? hp + n : NULL;
-    if (*path && !is_ws(schemes[i].tr))
+    if (*path && !conf_tunnel_ws(schemes[i].tr))
         return "only a ws:// or wss:// server has a path";
     if (*path && ws_path_why(*path))
         return "the path must be printable, without spaces";
@@ -242,7 +242,7 @@ int conf_parse_tunnel_url(const char *url, enum conf_tunnel_transport *tr,
                      shown(url), why);
         return -EINVAL;
     }
-    if (is_ws(t) && !(dup = strdup(p ? p : WS_PATH))) {
+    if (conf_tunnel_ws(t) && !(dup = strdup(p ? p : WS_PATH))) {
         confload_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -594,35 +594,45 @@ static ssize_t read_head(const char *file, char *buf, size_t cap)
     return (ssize_t)len;
 }
 
-/* The first line of the file, without its line end, is the token. */
-static int conv_token_file(const struct confload *ld, const char *file,
-                           char **dst)
+int conf_read_token_file(const char *label, const char *file, char **dst,
+                         char *err, size_t errlen)
 {
     char buf[CONFLOAD_SECRET_MAX + 3], msg[128]; /* the token, "\r\n" */
     ssize_t n = read_head(file, buf, sizeof(buf) - 1);
-    int rc = 0;
-    if (n < 0)
-        return confload_fail(ld, "agent.token_file", NULL,
-                             "cannot read agent.token_file \"%.100s\" (%s)",
-                             file, strerror_r((int)-n, msg, sizeof(msg)));
+    int rc = -EINVAL;
+    if (n < 0) {
+        confload_err(err, errlen, "cannot read %s \"%.100s\" (%s)", label,
+                     file, strerror_r((int)-n, msg, sizeof(msg)));
+        return rc;
+    }
     char *end = memchr(buf, '\n', (size_t)n);
     size_t len = end ? (size_t)(end - buf) : (size_t)n;
     if (len > 0 && buf[len - 1] == '\r')
         len--;
     buf[len] = '\0';
     if (len == 0)
-        rc = confload_fail(ld, "agent.token_file", NULL,
-                           "the first line of agent.token_file \"%.100s\" "
-                           "is empty",
-                           file);
+        confload_err(err, errlen, "the first line of %s \"%.100s\" is empty",
+                     label, file);
     else if (strlen(buf) != len || !confload_secret_ok(buf))
-        rc = confload_fail(ld, "agent.token_file", NULL,
-                           "the first line of agent.token_file \"%.100s\" "
-                           "must be a token of 1 to 255 printable bytes",
-                           file);
+        confload_err(err, errlen,
+                     "the first line of %s \"%.100s\" must be a token of 1 "
+                     "to 255 printable bytes",
+                     label, file);
     else
         rc = conf_set_string(dst, buf);
     explicit_bzero(buf, sizeof(buf));
+    return rc;
+}
+
+/* The first line of the file, without its line end, is the token. */
+static int conv_token_file(const struct confload *ld, const char *file,
+                           char **dst)
+{
+    char why[256];
+    int rc = conf_read_token_file("agent.token_file", file, dst, why,
+                                  sizeof(why));
+    if (rc == -EINVAL)
+        return confload_fail(ld, "agent.token_file", NULL, "%s", why);
     return rc;
 }
 
@@ -656,7 +666,7 @@ static int conv_agent_server(const struct confload *ld,
                     shown(r->server), why);
     if (path && (rc = conf_set_string(&a->path, path)) < 0)
         return rc;
-    if (r->host && !is_ws(a->transport))
+    if (r->host && !conf_tunnel_ws(a->transport))
         return confload_fail(ld, "agent.host", NULL,
                     "agent.host goes with a ws:// or wss:// server");
     return conv_string(ld, "agent.host", r->host, true, &a->host);
@@ -684,7 +694,7 @@ static int conv_agent_tls(const struct confload *ld,
     const char *k = tls_key(r, a);
     int rc;
     snprintf(path, sizeof(path), "agent.%s", k ? k : "");
-    if (k && !is_tls(a->transport))
+    if (k && !conf_tunnel_tls(a->transport))
         return confload_fail(ld, path, NULL,
                              "%s needs a tls:// or wss:// server", path);
     if (!!r->ca + !!r->fingerprint + a->insecure > 1)

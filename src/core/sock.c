@@ -69,13 +69,25 @@ int sock_error(int fd)
     return err;
 }
 
-int sock_local(int fd, struct addr *out)
+/* getsockname() or getpeername() into *out. */
+static int sock_name(int fd, struct addr *out,
+                     int (*get)(int, struct sockaddr *, socklen_t *))
 {
     struct sockaddr_in6 sa;
     socklen_t len = sizeof(sa);
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+    if (get(fd, (struct sockaddr *)&sa, &len) < 0)
         return -errno;
     return addr_from_sockaddr(out, (struct sockaddr *)&sa, len);
+}
+
+int sock_local(int fd, struct addr *out)
+{
+    return sock_name(fd, out, getsockname);
+}
+
+int sock_peer(int fd, struct addr *out)
+{
+    return sock_name(fd, out, getpeername);
 }
 
 void sock_tune(int fd)

@@ -15,7 +15,9 @@ int sock_accept(int lfd, struct addr *peer);
 int sock_connect(const struct addr *a);
 /* The pending error of a connecting socket (SO_ERROR): 0 or an errno. */
 int sock_error(int fd);
+/* The local / the remote address of a socket: 0 or -errno. */
 int sock_local(int fd, struct addr *out);
+int sock_peer(int fd, struct addr *out);
 /* TCP_NODELAY and keepalive on a relayed socket (best effort). */
 void sock_tune(int fd);
 /* Raise RLIMIT_NOFILE to its hard limit; returns the new soft limit. */

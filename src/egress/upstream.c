@@ -102,6 +102,16 @@ struct upstream {
     uint8_t out[OUT_MAX]; /* the message being sent (may hold secrets) */
 };
 
+struct upstream_spec upstream_spec_of(const struct conf_egress *e)
+{
+    return (struct upstream_spec){
+        .type = e->type == CONF_EGRESS_HTTP ? UPSTREAM_HTTP : UPSTREAM_SOCKS5,
+        .proxy = e->server,
+        .user = e->user,
+        .pass = e->password,
+    };
+}
+
 const char *upstream_type_name(enum upstream_type type)
 {
     return type == UPSTREAM_HTTP ? "http" : "socks5";

@@ -23,6 +23,7 @@
 #ifndef FERRY_UPSTREAM_H
 #define FERRY_UPSTREAM_H
 
+#include "conf/conf.h"
 #include "core/addr.h"
 #include "core/result.h"
 
@@ -40,6 +41,10 @@ struct upstream_spec {
     const char *user, *pass; /* user NULL = no auth (pass then unused);
                                 each at most 255 bytes */
 };
+
+/* The spec of a parent egress (type http or socks5); its strings are
+ * borrowed from e. */
+struct upstream_spec upstream_spec_of(const struct conf_egress *e);
 
 /* r == RESULT_OK: fd gives a connected non-blocking socket, not
  * registered with the loop, with the parent's handshake done.  Otherwise

@@ -242,6 +242,13 @@ bool auth_verify(const struct conf_listener *l, struct authcache *cache,
     return u->password_hash && hashed_ok(l, u, cache, now_ms, pass);
 }
 
+bool auth_secret_ok(const char *plain, const char *hash, const char *given)
+{
+    if (plain)
+        return plain_ok(plain, given);
+    return hash && hash_verify(NULL, hash, given);
+}
+
 int auth_hash_password(const char *pass, char *out, size_t cap)
 {
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];

@@ -47,6 +47,11 @@ bool auth_required(const struct conf_listener *l);
 bool auth_verify(const struct conf_listener *l, struct authcache *cache,
                  uint64_t now_ms, const char *user, const char *pass);
 
+/* True when given matches a stored secret: plain (compared in constant
+ * time) when plain is not NULL, else the crypt(3) hash.  No cache: for
+ * rare checks such as a tunnel agent's token. */
+bool auth_secret_ok(const char *plain, const char *hash, const char *given);
+
 /* A new yescrypt hash ("$y$...") of pass, with a fresh random salt, into
  * out (cap bytes; AUTH_HASH_MAX is enough).  0; -ERANGE if out is too
  * small; -ENOMEM; another -errno from libcrypt. */

@@ -137,13 +137,7 @@ static void via_parent(struct route *rt, const struct conf_egress *e)
         rc = direct_start(rt->w, &e->server, NULL, on_egress, rt,
                           &rt->dial);
     } else {
-        rt->spec = (struct upstream_spec){
-            .type = e->type == CONF_EGRESS_HTTP ? UPSTREAM_HTTP
-                                                : UPSTREAM_SOCKS5,
-            .proxy = e->server,
-            .user = e->user,
-            .pass = e->password,
-        };
+        rt->spec = upstream_spec_of(e);
         rc = upstream_start(rt->w, &rt->spec, &rt->target, on_egress, rt,
                             &rt->up);
     }

@@ -46,15 +46,21 @@ static bool token_named(struct http1_slice t, void *ud)
     return t.len == name->len && strncasecmp(t.p, name->p, t.len) == 0;
 }
 
+bool http1fwd_field_has(const struct http1_header *hs, size_t n,
+                        const char *field, const char *tok)
+{
+    for (size_t i = 0; i < n; i++)
+        if (slice_is(hs[i].name, field) &&
+            each_token(hs[i].value, token_eq, (void *)tok))
+            return true;
+    return false;
+}
+
 /* Does any Connection field list token tok? */
 static bool connection_has(const struct http1_header *hs, size_t n,
                            const char *tok)
 {
-    for (size_t i = 0; i < n; i++)
-        if (slice_is(hs[i].name, "Connection") &&
-            each_token(hs[i].value, token_eq, (void *)tok))
-            return true;
-    return false;
+    return http1fwd_field_has(hs, n, "Connection", tok);
 }
 
 static size_t count(const struct http1_header *hs, size_t n,

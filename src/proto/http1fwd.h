@@ -53,6 +53,11 @@ int http1fwd_request_head(const struct http1_request_head *h,
 int http1fwd_response_head(const struct http1_response_head *h, bool close,
                            char *out, size_t cap);
 
+/* Does any field named field (case-insensitive) list token tok in its
+ * comma-separated value (case-insensitive, whitespace trimmed)? */
+bool http1fwd_field_has(const struct http1_header *hs, size_t n,
+                        const char *field, const char *tok);
+
 /* Whether the response head's own fields end the connection (Connection:
  * close, or HTTP/1.0 without keep-alive). */
 bool http1fwd_response_closes(const struct http1_response_head *h);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -233,9 +232,8 @@ static int step(struct hshake *h)
 {
     struct slot *s = h->ud;
     if (s->phase == P_DIAL) {
-        bool ws = s->a->transport == CONF_TUN_WS ||
-                  s->a->transport == CONF_TUN_WSS;
-        int rc = ws ? queue_ws_request(s) : queue_hello(s);
+        int rc = conf_tunnel_ws(s->a->transport) ? queue_ws_request(s)
+                                                 : queue_hello(s);
         return rc < 0 ? rc : 0;
     }
     if (s->phase == P_WS)
@@ -272,11 +270,8 @@ static void on_connected(void *ud, enum result r, int fd)
         retry_later(s, "TLS set-up failed");
         return;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-        addr_from_sockaddr(&s->peer, (struct sockaddr *)&ss, sl) < 0)
-        memset(&s->peer, 0, sizeof(s->peer));
+    if (sock_peer(fd, &s->peer) < 0)
+        memset(&s->peer, 0, sizeof(s->peer)); /* logs show it unset */
     struct tport *t;
     int rc = tport_new(&t, fd, ssl);
     if (rc == 0)
@@ -294,14 +289,7 @@ static void connect_now(struct slot *s)
     int rc;
     s->phase = P_DIAL;
     if (a->proxy >= 0) {
-        const struct conf_egress *e = &c->egresses[a->proxy];
-        s->spec = (struct upstream_spec){
-            .type = e->type == CONF_EGRESS_HTTP ? UPSTREAM_HTTP
-                                                : UPSTREAM_SOCKS5,
-            .proxy = e->server,
-            .user = e->user,
-            .pass = e->password,
-        };
+        s->spec = upstream_spec_of(&c->egresses[a->proxy]);
         rc = upstream_start(s->w, &s->spec, &a->server, on_connected, s,
                             &s->up);
     } else {

@@ -1,22 +1,19 @@
 /* gateway: see gateway.h. */
 #include "tunnel/gateway.h"
 
-#include <crypt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/worker.h"
+#include "policy/auth.h"
 #include "proto/http1.h"
+#include "proto/http1fwd.h"
 #include "proto/tunmsg.h"
 #include "proto/ws.h"
 #include "tunnel/exit.h"
@@ -125,23 +122,6 @@ static void link_up(struct gw_conn *c, struct tport *t)
 
 /* ---- handshake ---- */
 
-static bool token_matches(const struct conf_token *t, const char *token)
-{
-    if (t->token) {
-        unsigned char a[32], b[32];
-        EVP_Digest(t->token, strlen(t->token), a, NULL, EVP_sha256(), NULL);
-        EVP_Digest(token, strlen(token), b, NULL, EVP_sha256(), NULL);
-        return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
-    }
-    struct crypt_data cd;
-    memset(&cd, 0, sizeof(cd));
-    const char *h = crypt_r(token, t->token_hash, &cd);
-    bool ok = h && strlen(h) == strlen(t->token_hash) &&
-              CRYPTO_memcmp(h, t->token_hash, strlen(h)) == 0;
-    explicit_bzero(&cd, sizeof(cd));
-    return ok;
-}
-
 static bool group_allowed(const struct conf_token *t, const char *group)
 {
     if (t->n_groups == 0)
@@ -157,7 +137,8 @@ static uint8_t check_hello(const struct conf_gateway *g,
 {
     uint8_t status = TUNMSG_WELCOME_AUTH;
     for (unsigned i = 0; i < g->n_tokens; i++) {
-        if (!token_matches(&g->tokens[i], h->token))
+        const struct conf_token *t = &g->tokens[i];
+        if (!auth_secret_ok(t->token, t->token_hash, h->token))
             continue;
         if (group_allowed(&g->tokens[i], h->group))
             return TUNMSG_WELCOME_OK;
@@ -192,19 +173,6 @@ static int answer_hello(struct gw_conn *c, struct hshake *h)
                                                                  : 1;
 }
 
-static bool header_has(const struct http1_request_head *rh, const char *name,
-                       const char *token)
-{
-    const struct http1_header *hd = http1_find_header(rh, name);
-    if (!hd)
-        return false;
-    size_t n = strlen(token);
-    for (size_t i = 0; i + n <= hd->value.len; i++)
-        if (strncasecmp(hd->value.p + i, token, n) == 0)
-            return true;
-    return false;
-}
-
 /* The upgrade request: answer 101 (or 404/400 and close). */
 static int answer_upgrade(struct gw_conn *c, struct hshake *h)
 {
@@ -218,10 +186,12 @@ static int answer_upgrade(struct gw_conn *c, struct hshake *h)
     char accept[WS_ACCEPT_LEN + 1];
     if (n < 0 || rh.target.len != strlen(path) ||
         memcmp(rh.target.p, path, rh.target.len) != 0 || !key ||
-        !header_has(&rh, "Upgrade", "websocket") ||
+        !http1fwd_field_has(rh.headers, rh.nheaders, "Upgrade",
+                            "websocket") ||
         ws_accept_key(key->value.p, key->value.len, accept) < 0) {
         static const char nf[] = "HTTP/1.1 404 Not Found\r\n"
-                                 "Content-Length: 0\r\nConnection: close\r\n\r\n";
+                                 "Content-Length: 0\r\n"
+                                 "Connection: close\r\n\r\n";
         c->refused = true;
         c->phase = G_DONE;
         log_info("gateway: not a tunnel request from a client: 404");

@@ -9,13 +9,11 @@
 #include "core/worker.h"
 #include "tunnel/tport.h"
 
+/* end() may take the tport (hshake_take); what is left is closed. */
 static void finish(struct hshake *h, int rc, const char *why)
 {
-    loop_timer_disarm(h->w->loop, &h->deadline);
-    loop_del(h->w->loop, &h->io);
     h->end(h->ud, h, rc, why);
-    tport_free(h->t);
-    free(h);
+    hshake_cancel(h);
 }
 
 static int flush_out(struct hshake *h)
@@ -153,6 +151,7 @@ void hshake_consume(struct hshake *h, size_t n)
 struct tport *hshake_take(struct hshake *h)
 {
     loop_del(h->w->loop, &h->io);
+    h->io.fd = -1; /* the fd is the link's now: never unregister it */
     struct tport *t = h->t;
     h->t = NULL;
     return t;

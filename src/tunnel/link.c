@@ -1115,7 +1115,6 @@ int link_new(struct link **out, struct worker *w, struct tport *t,
 
 uint64_t link_id(const struct link *l) { return l->id; }
 const struct addr *link_peer(const struct link *l) { return &l->peer; }
-unsigned link_streams(const struct link *l) { return l->n_streams; }
 void link_set_entry(struct link *l, struct tunreg_entry *e)
 {
     l->entry = e;

@@ -66,7 +66,6 @@ int link_new(struct link **out, struct worker *w, struct tport *t,
              const struct link_ops *ops, void *ud);
 uint64_t link_id(const struct link *l);
 const struct addr *link_peer(const struct link *l);
-unsigned link_streams(const struct link *l);
 /* Count streams in the registry entry e while the link lives. */
 void link_set_entry(struct link *l, struct tunreg_entry *e);
 struct tunreg_entry *link_entry(const struct link *l);

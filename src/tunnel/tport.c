@@ -76,7 +76,6 @@ void tport_free(struct tport *t)
 }
 
 int tport_fd(const struct tport *t) { return t->fd; }
-SSL *tport_ssl(const struct tport *t) { return t->ssl; }
 const char *tport_error(const struct tport *t) { return t->err; }
 
 /* Map an SSL call's failure to -EAGAIN, 0 (clean end) or -errno. */
@@ -158,11 +157,6 @@ void tport_ws_start(struct tport *t, bool client)
         t->ws->client = client;
     else
         snprintf(t->err, sizeof(t->err), "out of memory");
-}
-
-bool tport_pending(const struct tport *t)
-{
-    return t->ws && t->ws->out_off < t->ws->out_len;
 }
 
 int tport_flush(struct tport *t)

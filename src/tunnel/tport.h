@@ -22,7 +22,6 @@ struct tport;
 int tport_new(struct tport **out, int fd, SSL *ssl);
 void tport_free(struct tport *t);
 int tport_fd(const struct tport *t);
-SSL *tport_ssl(const struct tport *t);
 
 /* Drive the TLS handshake: 0 once done (at once without TLS), -EAGAIN,
  * or -EPROTO (the reason is logged by the caller from
@@ -41,10 +40,9 @@ void tport_ws_start(struct tport *t, bool client);
 ssize_t tport_read(struct tport *t, void *buf, size_t n);
 /* Write up to n bytes: the number taken (> 0), -EAGAIN, or -errno.  With
  * WebSocket the bytes taken may wait in the tport: call tport_flush()
- * on the next event while tport_pending(). */
+ * on every later event. */
 ssize_t tport_write(struct tport *t, const void *buf, size_t n);
 /* 0 when nothing waits, -EAGAIN, or -errno. */
 int tport_flush(struct tport *t);
-bool tport_pending(const struct tport *t);
 
 #endif

@@ -12,11 +12,6 @@
 #include "tunnel/link.h"
 #include "tunnel/tuntls.h"
 
-static bool tls_agent(const struct conf_agent *a)
-{
-    return a->transport == CONF_TUN_TLS || a->transport == CONF_TUN_WSS;
-}
-
 int tunnels_new(struct tunnels **out, const struct conf *c, char *err,
                 size_t errlen)
 {
@@ -29,7 +24,7 @@ int tunnels_new(struct tunnels **out, const struct conf *c, char *err,
     t->conf = c;
     int rc = tunreg_new(&t->reg, c->gateway.balance_rr ? TUNREG_ROUND_ROBIN
                                                        : TUNREG_LEAST_STREAMS);
-    if (rc == 0 && c->agent.enabled && tls_agent(&c->agent))
+    if (rc == 0 && c->agent.enabled && conf_tunnel_tls(c->agent.transport))
         rc = tuntls_agent_ctx(&c->agent, &t->agent_ctx, err, errlen);
     if (rc == 0 && c->gateway.enabled && c->gateway.cert)
         rc = tuntls_gateway_ctx(&c->gateway, &t->gateway_ctx, err, errlen);
@@ -39,7 +34,8 @@ int tunnels_new(struct tunnels **out, const struct conf *c, char *err,
         tunnels_free(t);
         return rc;
     }
-    if (c->agent.enabled && c->agent.insecure && tls_agent(&c->agent))
+    if (c->agent.enabled && c->agent.insecure &&
+        conf_tunnel_tls(c->agent.transport))
         log_warn("agent: insecure: the gateway's certificate is not "
                  "checked; anyone on the path can read the tunnel");
     *out = t;

@@ -156,13 +156,3 @@ int tunreg_pick(struct tunreg *r, const char *group,
     pthread_mutex_unlock(&r->lock);
     return best ? 0 : -ENOENT;
 }
-
-unsigned tunreg_live(struct tunreg *r, const char *group)
-{
-    unsigned n = 0;
-    pthread_mutex_lock(&r->lock);
-    for (unsigned i = 0; i < r->n; i++)
-        n += usable(r->entries[i], group);
-    pthread_mutex_unlock(&r->lock);
-    return n;
-}

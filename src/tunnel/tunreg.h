@@ -49,7 +49,5 @@ void tunreg_count(struct tunreg_entry *e, int delta);
  * has none. */
 int tunreg_pick(struct tunreg *r, const char *group,
                 struct tunreg_where *out);
-/* Number of live (not retired) links in group. */
-unsigned tunreg_live(struct tunreg *r, const char *group);
 
 #endif

@@ -10,8 +10,9 @@
 #     logs when the test failed, kills every process the test started
 #     (each runs in its own process group) and removes $T;
 #   - free_port / free_ports, wait_until (every wait is bounded);
-#   - start_ferry, start_dnsmasq, start_nginx, start_https_server, make_cert,
-#     start_py (a server from ftlib.py that prints "PORT n");
+#   - start_ferry, start_dnsmasq, start_nginx, start_https_server,
+#     start_sshd, make_cert, start_py (a server from ftlib.py that
+#     prints "PORT n");
 #   - fail, soft_fail, assert_eq, assert_ne, assert_contains, assert_not_contains,
 #     assert_match, assert_file_contains;
 #   - access-log helpers: wait_access_line, log_field, assert_no_secret.
@@ -471,6 +472,40 @@ make_cert() {
         -addext "subjectAltName=DNS:ok.ferry.test,DNS:dual.ferry.test,DNS:v6.ferry.test,DNS:localhost,IP:127.0.0.1,IP:::1" \
         -keyout "$T/$1.key" -out "$T/$1.crt" >"$T/openssl-$1.log" 2>&1 ||
         fail "openssl req failed: $(cat "$T/openssl-$1.log")"
+}
+
+# start_sshd PORT FORWARDING: an sshd on 127.0.0.1:PORT with its own host
+# key ($T/host_key) and a client key ($T/id) it accepts, no PAM, no
+# strict modes; FORWARDING is its AllowTcpForwarding (no, remote, ...).
+start_sshd() {
+    local port=$1 fwd=$2
+    need_tools ssh-keygen /usr/sbin/sshd
+    mkdir -p /run/sshd
+    ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" -C ferry-it-host
+    ssh-keygen -q -t ed25519 -N '' -f "$T/id" -C ferry-it-client
+    cp "$T/id.pub" "$T/authorized_keys"
+    cat >"$T/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $T/host_key
+PidFile $T/sshd.pid
+AuthorizedKeysFile $T/authorized_keys
+StrictModes no
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowTcpForwarding $fwd
+GatewayPorts no
+X11Forwarding no
+PrintMotd no
+LogLevel VERBOSE
+EOF
+    /usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd-t.err" ||
+        fail "sshd -t rejected the config: $(cat "$T/sshd-t.err")"
+    spawn sshd /usr/sbin/sshd -D -e -f "$T/sshd_config"
+    wait_until 10 "sshd on port $port" tcp_listening "$port"
 }
 
 # start_nginx PORT [CERT-NAME]: nginx on 127.0.0.1:PORT and [::1]:PORT

@@ -11,32 +11,7 @@ SECRET="ssh-$RANDOM$RANDOM"
 start_ferry --dns "127.0.0.1:$DNS_PORT" -L "http://127.0.0.1:$H_P" \
     -L "socks://127.0.0.1:$S_P" -L "http://alice:$SECRET@127.0.0.1:$A_P"
 
-# sshd: own host key, own client key, no PAM, no strict modes.
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" -C ferry-it-host
-ssh-keygen -q -t ed25519 -N '' -f "$T/id" -C ferry-it-client
-cp "$T/id.pub" "$T/authorized_keys"
-cat >"$T/sshd_config" <<EOF
-Port $SSHD_P
-ListenAddress 127.0.0.1
-HostKey $T/host_key
-PidFile $T/sshd.pid
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-UsePAM no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowTcpForwarding no
-X11Forwarding no
-PrintMotd no
-LogLevel VERBOSE
-EOF
-/usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd-t.err" ||
-    fail "sshd -t rejected the config: $(cat "$T/sshd-t.err")"
-spawn sshd /usr/sbin/sshd -D -e -f "$T/sshd_config"
-wait_until 10 "sshd on port $SSHD_P" tcp_listening "$SSHD_P"
+start_sshd "$SSHD_P" no
 # Pin the host key under the name the client will use.
 printf '[ok.ferry.test]:%s %s\n[127.0.0.1]:%s %s\n' \
     "$SSHD_P" "$(cut -d' ' -f1,2 "$T/host_key.pub")" \

@@ -10,29 +10,7 @@ read -r SSHD_P WEB A_P B_P < <(free_ports 4 | xargs)
 start_nginx "$WEB"
 start_ferry -L "mixed://127.0.0.1:$A_P"
 
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" -C ferry-it-host
-ssh-keygen -q -t ed25519 -N '' -f "$T/id" -C ferry-it-client
-cp "$T/id.pub" "$T/authorized_keys"
-cat >"$T/sshd_config" <<EOF
-Port $SSHD_P
-ListenAddress 127.0.0.1
-HostKey $T/host_key
-PidFile $T/sshd.pid
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-UsePAM no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowTcpForwarding remote
-GatewayPorts no
-X11Forwarding no
-LogLevel VERBOSE
-EOF
-spawn sshd /usr/sbin/sshd -D -e -f "$T/sshd_config"
-wait_until 10 "sshd on port $SSHD_P" tcp_listening "$SSHD_P"
+start_sshd "$SSHD_P" remote
 printf '[127.0.0.1]:%s %s\n' "$SSHD_P" "$(cut -d' ' -f1,2 "$T/host_key.pub")" >"$T/known_hosts"
 
 say "A: ssh -N -R 127.0.0.1:$B_P:127.0.0.1:$A_P B"
