@@ -30,6 +30,7 @@ struct gateway_port {
     int fd;
     struct loop_io io;
     bool closed;
+    struct loop_defer free_later;
 };
 
 enum conn_phase { G_SNIFF, G_WS_SENT, G_HELLO, G_DONE };
@@ -320,13 +321,18 @@ void gateway_drain(struct worker *w)
     if (p && !p->closed) {
         p->closed = true;
         loop_del(w->loop, &p->io);
+        p->io.fd = -1; /* an event of this batch may still name p */
         close(p->fd);
     }
 }
 
+static void free_port(struct loop_defer *d) { free(d->ud); }
+
 void gateway_stop(struct worker *w)
 {
     gateway_drain(w);
-    free(w->gateway);
+    if (w->gateway)
+        loop_defer(w->loop, &w->gateway->free_later, free_port,
+                   w->gateway);
     w->gateway = NULL;
 }

@@ -123,14 +123,18 @@ int hshake_start(struct hshake **out, struct worker *w, struct tport *t,
     return 0;
 }
 
+static void free_hshake(struct loop_defer *d) { free(d->ud); }
+
 void hshake_cancel(struct hshake *h)
 {
     if (!h)
         return;
     loop_timer_disarm(h->w->loop, &h->deadline);
     loop_del(h->w->loop, &h->io);
+    h->io.fd = -1;
     tport_free(h->t);
-    free(h);
+    h->t = NULL;
+    loop_defer(h->w->loop, &h->free_later, free_hshake, h);
 }
 
 int hshake_send(struct hshake *h, const void *p, size_t n)

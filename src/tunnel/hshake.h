@@ -32,6 +32,8 @@ struct hshake {
     struct tport *t; /* owned until hshake_take() */
     struct loop_io io;
     struct loop_timer deadline;
+    struct loop_defer free_later; /* freed at the end of the iteration:
+                                     an event of the batch may name it */
     uint8_t in[HSHAKE_IN_MAX];
     size_t in_len, limit;
     uint8_t out[HSHAKE_OUT_MAX];

@@ -70,6 +70,7 @@ struct link_stream {
     struct loop_timer timer; /* S_OPENING: the open timeout */
     struct link_stream *rnext, *rprev; /* ring of ready streams */
     struct link_stream *hnext;         /* hash chain */
+    struct loop_defer free_later;
 };
 
 struct link {
@@ -452,6 +453,8 @@ static void notify_end(struct link_stream *s)
         s->abandon(s->abandon_ctx);
 }
 
+static void free_stream(struct loop_defer *d) { free(d->ud); }
+
 /* Forget s; with reset, tell the peer (RST) and the descriptor's far end
  * (SO_LINGER 0). */
 static void stream_end(struct link_stream *s, bool reset)
@@ -470,11 +473,12 @@ static void stream_end(struct link_stream *s, bool reset)
         tunreg_count(l->entry, -1);
     loop_timer_disarm(l->w->loop, &s->timer);
     loop_del(l->w->loop, &s->io);
+    s->io.fd = -1; /* an event of this batch may still name s */
     close_fd(s->fd, reset);
     close_fd(s->peer_fd, false);
     queue_free(s);
     free(s->head);
-    free(s);
+    loop_defer(l->w->loop, &s->free_later, free_stream, s);
     if (l->n_streams == 0 && l->goaway_out && !l->closed)
         link_close(l, "goaway");
 }
@@ -1147,6 +1151,7 @@ void link_close(struct link *l, const char *why)
             stream_end(l->buckets[i], true);
     loop_timer_disarm(l->w->loop, &l->tick);
     loop_del(l->w->loop, &l->io);
+    l->io.fd = -1; /* events of this batch skip it (freed deferred) */
     *l->pprev = l->next;
     if (l->next)
         l->next->pprev = l->pprev;
