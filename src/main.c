@@ -342,6 +342,12 @@ static void print_banner(const struct conf *c)
         char a[ADDR_STRLEN];
         addr_format(&l->addr, a, sizeof(a));
         const char *cred = l->n_users ? "USER:PASSWORD@" : "";
+        if (l->type == CONF_LISTENER_FORWARD) {
+            char t[TARGET_HOST_MAX + 10];
+            printf("ferry: forward '%s' on %s to %s\n", l->name, a,
+                   target_format(&l->target, t, sizeof(t)));
+            continue;
+        }
         printf("ferry: %s proxy '%s' on %s\n", conf_listener_type_name(l->type),
                l->name, a);
         if (l->type != CONF_LISTENER_SOCKS)

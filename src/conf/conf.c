@@ -67,6 +67,7 @@ struct raw_listener {
     char *open;
     char *udp_announce;
     char *via;
+    char *target;
 };
 
 struct raw_limits {
@@ -136,6 +137,7 @@ static const cyaml_schema_field_t listener_fields[] = {
     STR("open", OPT, struct raw_listener, open),
     STR("udp_announce", OPT, struct raw_listener, udp_announce),
     STR("via", OPT, struct raw_listener, via),
+    STR("target", OPT, struct raw_listener, target),
     CYAML_FIELD_END,
 };
 
@@ -206,6 +208,8 @@ static bool parse_type(const char *s, enum conf_listener_type *t)
         *t = CONF_LISTENER_SOCKS;
     else if (strcmp(s, "mixed") == 0)
         *t = CONF_LISTENER_MIXED;
+    else if (strcmp(s, "forward") == 0)
+        *t = CONF_LISTENER_FORWARD;
     else
         return false;
     return true;
@@ -523,6 +527,40 @@ static int conv_announce(const struct confload *ld, const char *lpath,
     return 0;
 }
 
+/* "host:port" (an IPv6 address in brackets): a forward listener's
+ * target.  NULL when fine, else why not. */
+static const char *parse_forward_target(const char *s, struct target *t)
+{
+    if (target_parse(t, s, strlen(s), 0) < 0 || t->port == 0)
+        return "use HOST:PORT or [IPv6]:PORT with a port 1-65535";
+    return NULL;
+}
+
+/* target: exactly on forward listeners, which have no users or
+ * udp_announce (they speak no proxy protocol). */
+static int conv_target(const struct confload *ld, const char *lpath,
+                       const struct raw_listener *r, struct conf_listener *l)
+{
+    char path[64];
+    const char *why;
+    bool fwd = l->type == CONF_LISTENER_FORWARD;
+    snprintf(path, sizeof(path), "%s.target", lpath);
+    if (fwd && !r->target)
+        return confload_fail(ld, lpath, NULL,
+                    "a forward listener needs target: HOST:PORT");
+    if (!fwd && r->target)
+        return confload_fail(ld, path, NULL,
+                    "target is only for forward listeners");
+    if (fwd && (r->users_count || r->udp_announce))
+        return confload_fail(ld, lpath, NULL,
+                    "a forward listener takes no users or udp_announce "
+                    "(it speaks no proxy protocol)");
+    if (fwd && (why = parse_forward_target(r->target, &l->target)))
+        return confload_fail(ld, path, NULL,
+                    "invalid target \"%.60s\" (%s)", r->target, why);
+    return 0;
+}
+
 static int conv_listener_via(const struct confload *ld, const char *lpath,
                              const struct raw_listener *r,
                              const struct conf *c, struct conf_listener *l)
@@ -547,7 +585,7 @@ static int conv_listener_fields(const struct confload *ld, const char *lpath,
     if (!parse_type(r->type, &l->type))
         return confload_fail(ld, path, NULL,
                     "unknown listener type \"%.60s\" "
-                    "(use http, socks or mixed)",
+                    "(use http, socks, mixed or forward)",
                     r->type);
     snprintf(path, sizeof(path), "%s.listen", lpath);
     why = confload_parse_listen(r->listen, &l->addr);
@@ -556,6 +594,8 @@ static int conv_listener_fields(const struct confload *ld, const char *lpath,
                     "invalid listen address \"%.60s\" for %s (%s)",
                     r->listen, path, why);
     int rc = conv_name(ld, lpath, r, l);
+    if (rc == 0)
+        rc = conv_target(ld, lpath, r, l);
     if (rc == 0)
         rc = conv_users(ld, lpath, r, l);
     if (rc == 0)
@@ -824,7 +864,10 @@ void conf_free(struct conf *c)
 
 bool conf_listener_exposed(const struct conf_listener *l)
 {
-    return !addr_is_loopback(&l->addr) && l->n_users == 0 && !l->open;
+    /* A forward listener is no proxy: its one target is the operator's
+     * choice. */
+    return l->type != CONF_LISTENER_FORWARD && !addr_is_loopback(&l->addr) &&
+           l->n_users == 0 && !l->open;
 }
 
 const char *conf_listener_type_name(enum conf_listener_type t)
@@ -836,6 +879,8 @@ const char *conf_listener_type_name(enum conf_listener_type t)
         return "socks";
     case CONF_LISTENER_MIXED:
         return "mixed";
+    case CONF_LISTENER_FORWARD:
+        return "forward";
     }
     return "unknown";
 }
@@ -864,8 +909,20 @@ static const char *url_check(const struct listenurl *u,
                              struct conf_listener *l)
 {
     if (!parse_type(u->scheme, &l->type))
-        return "unknown scheme (use mixed, http, socks, socks5, socks4 "
-               "or socks4a)";
+        return "unknown scheme (use mixed, http, socks, socks5, socks4, "
+               "socks4a or forward)";
+    if ((l->type == CONF_LISTENER_FORWARD) != (u->path[0] != '\0'))
+        return l->type == CONF_LISTENER_FORWARD
+                   ? "a forward listener needs its target: "
+                     "forward://HOST:PORT/TARGET:PORT"
+                   : "only scheme://[user:pass@]host:port is allowed";
+    if (l->type == CONF_LISTENER_FORWARD && u->user)
+        return "a forward listener takes no user";
+    const char *why = l->type == CONF_LISTENER_FORWARD
+                          ? parse_forward_target(u->path, &l->target)
+                          : NULL;
+    if (why)
+        return why;
     if (u->user && !confload_user_ok(u->user))
         return "the user name must be non-empty, printable and without "
                "':'";

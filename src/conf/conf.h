@@ -107,6 +107,8 @@ enum conf_listener_type {
     CONF_LISTENER_HTTP,
     CONF_LISTENER_SOCKS, /* SOCKS 4, 4a and 5 */
     CONF_LISTENER_MIXED, /* HTTP and SOCKS, by the first byte */
+    CONF_LISTENER_FORWARD, /* port forwarding: every connection goes to
+                              the listener's target */
 };
 
 enum conf_log_level {
@@ -134,6 +136,8 @@ struct conf_listener {
                                  port 0 */
     int via; /* default egress of its requests: index into conf.egresses,
                 -1 = direct; a rule's own via: wins */
+    struct target target; /* forward: where its connections go (a name
+                             resolves at the exit); else TARGET_NONE */
 };
 
 enum conf_egress_type {

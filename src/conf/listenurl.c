@@ -74,7 +74,7 @@ static int split_userinfo(struct listenurl *u, const char *s, size_t n,
 
 int listenurl_parse(struct listenurl *u, const char *url, const char **why)
 {
-    const char *sep = strstr(url, "://"), *rest, *end, *at, *hp;
+    const char *sep = strstr(url, "://"), *rest, *end, *at, *hp, *slash;
     memset(u, 0, sizeof(*u));
     if (!sep || (size_t)(sep - url) >= sizeof(u->scheme)) {
         *why = "no scheme (e.g. mixed://127.0.0.1:7890)";
@@ -87,14 +87,25 @@ int listenurl_parse(struct listenurl *u, const char *url, const char **why)
         end--; /* "http://127.0.0.1:3128/" is still a plain address */
     at = memrchr(rest, '@', (size_t)(end - rest)); /* pass may hold '@' */
     hp = at ? at + 1 : rest;
+    slash = memchr(hp, '/', (size_t)(end - hp));
+    if (slash) {
+        if ((size_t)(end - slash - 1) >= sizeof(u->path)) {
+            *why = "the path is too long";
+            return -EINVAL;
+        }
+        memcpy(u->path, slash + 1, (size_t)(end - slash - 1));
+        end = slash;
+    }
     if ((size_t)(end - hp) >= sizeof(u->hostport)) {
         *why = "the address is too long";
         return -EINVAL;
     }
     memcpy(u->hostport, hp, (size_t)(end - hp));
-    snprintf(u->shown, sizeof(u->shown), "%s://%s%s", u->scheme,
-             at ? "***@" : "", u->hostport);
-    if (u->hostport[strcspn(u->hostport, "/?#")] != '\0') {
+    snprintf(u->shown, sizeof(u->shown), "%s://%s%s%s%s", u->scheme,
+             at ? "***@" : "", u->hostport, u->path[0] ? "/" : "",
+             u->path);
+    if (u->hostport[strcspn(u->hostport, "?#")] != '\0' ||
+        u->path[strcspn(u->path, "/?#")] != '\0') {
         *why = "only scheme://[user:pass@]host:port is allowed";
         return -EINVAL;
     }

@@ -100,6 +100,13 @@ void connpool_free(struct connpool *p)
     free(p);
 }
 
+void connpool_clear(struct connpool *p)
+{
+    for (unsigned i = 0; i < p->max; i++)
+        if (p->slot[i].c)
+            drop(&p->slot[i]);
+}
+
 /* Parked connections must be silent: EOF or unexpected bytes mean the
  * origin closed or is out of step, and the connection cannot carry a
  * request. */

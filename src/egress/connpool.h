@@ -43,6 +43,9 @@ int connpool_new(struct connpool **out, unsigned max, uint32_t idle_ms);
 /* Closes every parked connection (after the loop ran its last deferred
  * calls).  NULL is a no-op. */
 void connpool_free(struct connpool *p);
+/* Closes every parked connection now (a draining worker: one may be a
+ * tunnel stream that keeps its link, and so the worker, alive). */
+void connpool_clear(struct connpool *p);
 /* Gives a parked connection for key, or NULL; point its io.fn and io.ud
  * at the new user before the next event. */
 struct upconn *connpool_take(struct connpool *p, const char *key,

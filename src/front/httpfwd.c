@@ -745,7 +745,8 @@ static void finish_exchange(struct httpfwd *f)
 {
     log_exchange(f, RESULT_OK, f->close_after ? "close" : "keep_alive");
     pend_drop(f, &f->uin);
-    if (f->up && !f->up_broken && !f->close_after && f->rq == RQ_DONE) {
+    if (f->up && !f->up_broken && !f->close_after && f->rq == RQ_DONE &&
+        !f->w->draining) {
         connpool_put(f->w->pool, f->key, f->up, loop_now(f->w->loop));
         f->up = NULL;
     }

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/worker.h"
+#include "front/forward.h"
 #include "front/http.h"
 #include "front/httpfwd.h"
 #include "front/mixed.h"
@@ -32,6 +33,7 @@ static const struct front_ops *front_for(enum conf_listener_type t)
     switch (t) {
     case CONF_LISTENER_HTTP: return &http_front;
     case CONF_LISTENER_SOCKS: return &socks_front;
+    case CONF_LISTENER_FORWARD: return &forward_front;
     default: return &mixed_front;
     }
 }
@@ -245,18 +247,28 @@ static void forward(struct session *s)
 /* --- SOCKS5 UDP ASSOCIATE: the control connection's side --- */
 
 /* Every datagram of the association asks the access rules (protocol
- * udp).  UDP only goes direct: a rule that names an egress refuses. */
-static bool udp_allow(void *ud, const struct target *dst,
-                      const struct addr *addr)
+ * udp).  Direct targets go from the association's own socket; a tunnel
+ * egress gets a flow per target; other parents carry no UDP: refused. */
+static enum udpassoc_way udp_way(void *ud, const struct target *dst,
+                                 const struct addr *addr)
 {
     struct session *s = ud;
+    const struct conf *c = s->w->conf;
+    if (!addr && dst->kind == TARGET_NAME &&
+        acl_needs_addrs(c, s->req.listener, dst))
+        return UDPASSOC_DIRECT; /* resolve, then ask again */
     struct acl_query q = {.target = dst,
                           .addr = addr,
                           .user = s->req.user,
                           .listener = s->req.listener,
                           .proto = ACL_UDP};
-    struct acl_verdict v = acl_decide(s->w->conf, &q);
-    return v.allow && !v.egress;
+    struct acl_verdict v = acl_decide(c, &q);
+    if (!v.allow)
+        return UDPASSOC_DENY;
+    if (!v.egress)
+        return UDPASSOC_DIRECT;
+    return v.egress->type == CONF_EGRESS_TUNNEL ? UDPASSOC_FLOW
+                                                : UDPASSOC_DENY;
 }
 
 /* The control connection carries nothing more (RFC 1928 section 7):
@@ -275,9 +287,9 @@ static void udp_start(struct session *s)
     loop_timer_disarm(w->loop, &s->timer);
     int rc = sock_local(s->client.fd, &local);
     if (rc == 0)
-        rc = udpassoc_new(&s->udp, w, &s->req.client, &local,
-                          &s->req.target, &s->req.listener->udp_announce,
-                          udp_allow, s, &bnd);
+        rc = udpassoc_new(&s->udp, w, &s->req, &local, &s->req.target,
+                          &s->req.listener->udp_announce, udp_way, s,
+                          &bnd);
     if (rc < 0) {
         fail(s, RESULT_INTERNAL, "error");
         return;
@@ -419,6 +431,11 @@ void session_accept(struct worker *w, const struct conf_listener *lc,
         if (s->client.fd < 0)
             close(fd);
         session_end(s, "error");
+        return;
+    }
+    if (lc->type == CONF_LISTENER_FORWARD) { /* no head to wait for */
+        forward_request(s);
+        dispatch(s);
     }
 }
 

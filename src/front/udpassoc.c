@@ -4,14 +4,18 @@
  * stack buffer -> source check (control peer's IP, then the learned or
  * hinted address) -> proto/socks header -> FRAG 0 only -> an address
  * target goes out at once; a name target is looked up in the worker's DNS
- * cache, else held (bounded) until dns_resolve() answers -> allow() ->
+ * cache, else held (bounded) until dns_resolve() answers -> the way hook ->
  * sendto() from the target socket.  A datagram from a target goes back
  * to the learned client address with a header naming its source.
  *
  * Both sockets are edge-triggered; each wake-up reads at most READ_BATCH
  * datagrams and, if the socket may hold more, re-arms it with loop_mod()
  * (EPOLL_CTL_MOD re-reports a still-readable socket) so one busy
- * association cannot starve the rest of the worker. */
+ * association cannot starve the rest of the worker.
+ *
+ * A datagram whose target the rules send through an egress goes into
+ * that target's flow (udpflow) instead; a flow's replies come back
+ * through flow_recv() and leave like the target socket's. */
 #include "front/udpassoc.h"
 
 #include <errno.h>
@@ -27,6 +31,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
+#include "front/udpflow.h"
 #include "proto/socks.h"
 
 #define DGRAM_MAX 65536 /* more than any UDP payload (65527) */
@@ -34,9 +39,16 @@
 #define MAX_LOOKUPS 4   /* target names resolving at once */
 #define MAX_HELD 16     /* datagrams waiting for a name ... */
 #define MAX_HELD_BYTES 65536 /* ... and their payload bytes */
+#define MAX_FLOWS 16 /* targets through egresses at once */
 #define IO_EVENTS (EPOLLIN | EPOLLET)
 
 struct udpassoc;
+
+/* A target reached through an egress. */
+struct flow_slot {
+    struct udpassoc *u;
+    struct udpflow *f; /* owned; NULL: slot free */
+};
 
 /* A datagram waiting for its target's name to resolve. */
 struct held {
@@ -58,14 +70,16 @@ struct udpassoc {
     struct loop_io cio; /* client side */
     struct loop_io tio; /* target side */
     int tfam;           /* AF_INET6 (dual stack), or AF_INET without v6 */
+    const struct request *req; /* borrowed: the owner's */
     struct addr peer;   /* control peer; its port is not used */
     struct addr hint_ip; /* len 0: any IP (the peer's) */
     uint16_t hint_port;  /* 0: any port */
     struct addr client;  /* learned client address; len 0: not yet */
-    udpassoc_allow_fn allow;
+    udpassoc_way_fn way;
     void *ud;
     uint64_t up, down, dropped, last_active;
     struct lookup lookups[MAX_LOOKUPS];
+    struct flow_slot flows[MAX_FLOWS];
     struct held *held; /* FIFO */
     struct held **held_tail;
     unsigned n_held;
@@ -147,18 +161,85 @@ static void send_target(struct udpassoc *u, struct addr a, const uint8_t *p,
     relayed(u, &u->up, n);
 }
 
-/* Ask the policy, then send.  addr is the resolved address of a name
- * target (port set), NULL for an address target. */
-static void send_checked(struct udpassoc *u, const struct target *dst,
-                         const struct addr *addr, const uint8_t *p, size_t n)
+static enum udpassoc_way way_of(struct udpassoc *u,
+                                const struct target *dst,
+                                const struct addr *addr)
 {
-    if (u->allow && !u->allow(u->ud, dst, addr)) {
-        drop(u, "denied by policy");
+    return u->way ? u->way(u->ud, dst, addr) : UDPASSOC_DIRECT;
+}
+
+/* --- targets through egresses: flows ------------------------------- */
+
+static void to_client(struct udpassoc *u, const struct target *from,
+                      const uint8_t *p, size_t n);
+
+static bool same_target(const struct target *a, const struct target *b)
+{
+    return a->kind == b->kind && a->port == b->port &&
+           strcasecmp(a->host, b->host) == 0;
+}
+
+static void flow_recv(void *ud, const uint8_t *p, size_t n)
+{
+    struct flow_slot *fs = ud;
+    to_client(fs->u, udpflow_target(fs->f), p, n);
+}
+
+static void flow_end(void *ud, enum result r)
+{
+    struct flow_slot *fs = ud;
+    char t[TARGET_HOST_MAX + 10];
+    log_debug("udp assoc: flow to %s ended: %s",
+              target_format(udpflow_target(fs->f), t, sizeof(t)),
+              result_word(r));
+    udpflow_close(fs->f);
+    fs->f = NULL;
+}
+
+/* dst's slot: its flow's, else a free one, else the least recently
+ * used one, emptied. */
+static struct flow_slot *slot_for(struct udpassoc *u,
+                                  const struct target *dst)
+{
+    struct flow_slot *free_slot = NULL, *lru = NULL;
+    for (int i = 0; i < MAX_FLOWS; i++) {
+        struct flow_slot *fs = &u->flows[i];
+        if (!fs->f) {
+            free_slot = free_slot ? free_slot : fs;
+            continue;
+        }
+        if (same_target(udpflow_target(fs->f), dst))
+            return fs;
+        if (!lru || udpflow_stats(fs->f).last_active <
+                        udpflow_stats(lru->f).last_active)
+            lru = fs;
+    }
+    if (free_slot)
+        return free_slot;
+    udpflow_close(lru->f);
+    lru->f = NULL;
+    return lru;
+}
+
+static void send_flow(struct udpassoc *u, const struct target *dst,
+                      const uint8_t *p, size_t n)
+{
+    struct flow_slot *fs = slot_for(u, dst);
+    if (!fs->f && udpflow_open(&fs->f, u->w, u->req, dst, flow_recv,
+                               flow_end, fs) < 0) {
+        drop(u, "cannot open a flow");
         return;
     }
-    if (u->closed) /* allow() ended the association */
-        return;
-    send_target(u, addr ? *addr : dst->ip, p, n);
+    udpflow_send(fs->f, p, n);
+    relayed(u, &u->up, n);
+}
+
+static void close_flows(struct udpassoc *u)
+{
+    for (int i = 0; i < MAX_FLOWS; i++) {
+        udpflow_close(u->flows[i].f);
+        u->flows[i].f = NULL;
+    }
 }
 
 /* A name target's datagram once its addresses are known: it goes to the
@@ -178,12 +259,15 @@ static void send_resolved(struct udpassoc *u, const struct target *dst,
         usable = true;
         addr_unmap_v4(&a);
         addr_set_port(&a, dst->port);
-        if (u->allow && !u->allow(u->ud, dst, &a)) {
-            if (u->closed) /* allow() ended the association */
-                return;
+        enum udpassoc_way way = way_of(u, dst, &a);
+        if (u->closed) /* the hook ended the association */
+            return;
+        if (way == UDPASSOC_DENY)
             continue;
-        }
-        send_target(u, a, p, n);
+        if (way == UDPASSOC_FLOW)
+            send_flow(u, dst, p, n);
+        else
+            send_target(u, a, p, n);
         return;
     }
     drop(u, usable ? "denied by policy" : "no usable address for the name");
@@ -278,7 +362,7 @@ static void on_resolved(void *ud, int status, const struct dns_result *res)
     struct held *h = take_held(u, (unsigned)(lk - u->lookups));
     while (h) {
         struct held *next = h->next;
-        /* Once allow() has ended the association the rest is only
+        /* Once the hook has ended the association the rest is only
          * freed. */
         if (!u->closed && status == 0)
             send_resolved(u, &h->dst, res, h->data, h->len);
@@ -300,6 +384,23 @@ static void send_named(struct udpassoc *u, const struct target *dst,
 }
 
 /* --- the client side ----------------------------------------------- */
+
+/* The first decision on a client datagram for dst. */
+static void dispatch(struct udpassoc *u, const struct target *dst,
+                     const uint8_t *p, size_t n)
+{
+    enum udpassoc_way way = way_of(u, dst, NULL);
+    if (u->closed) /* the hook ended the association */
+        return;
+    if (way == UDPASSOC_DENY)
+        drop(u, "denied by policy");
+    else if (way == UDPASSOC_FLOW)
+        send_flow(u, dst, p, n);
+    else if (dst->kind == TARGET_NAME)
+        send_named(u, dst, p, n);
+    else
+        send_target(u, dst->ip, p, n);
+}
 
 /* May a datagram from src be relayed?  Before the client's address is
  * known: the control peer's IP (and the request's hint, if any). */
@@ -347,14 +448,12 @@ static void client_dgram(struct udpassoc *u, const uint8_t *buf, size_t len,
         drop(u, "port 0");
         return;
     }
-    if (dst.kind == TARGET_NAME) {
-        send_named(u, &dst, buf + h, len - (size_t)h);
-        return;
+    if (dst.kind == TARGET_IP) {
+        struct addr ip = dst.ip;
+        addr_unmap_v4(&ip); /* policy must not see ::ffff:10.0.0.1 as v6 */
+        target_set_addr(&dst, &ip);
     }
-    struct addr ip = dst.ip;
-    addr_unmap_v4(&ip); /* policy must not see ::ffff:10.0.0.1 as IPv6 */
-    target_set_addr(&dst, &ip);
-    send_checked(u, &dst, NULL, buf + h, len - (size_t)h);
+    dispatch(u, &dst, buf + h, len - (size_t)h);
 }
 
 /* One datagram into buf: its length, or -errno (-EMSGSIZE: too big). */
@@ -410,18 +509,16 @@ static void read_some(struct udpassoc *u, struct loop_io *io,
 
 /* --- the target side ----------------------------------------------- */
 
-static void target_dgram(struct udpassoc *u, const uint8_t *p, size_t n,
-                         struct addr *src)
+/* p[0..n) from a target to the client, behind a header naming from. */
+static void to_client(struct udpassoc *u, const struct target *from,
+                      const uint8_t *p, size_t n)
 {
     uint8_t hdr[SOCKS5_UDP_HEADER_MAX];
-    struct target from;
     if (!u->client.len) {
         drop(u, "reply before the client's first datagram");
         return;
     }
-    addr_unmap_v4(src);
-    target_set_addr(&from, src);
-    int h = socks5_encode_udp_header(hdr, sizeof(hdr), &from);
+    int h = socks5_encode_udp_header(hdr, sizeof(hdr), from);
     if (h < 0) {
         drop(u, "cannot encode the source");
         return;
@@ -440,6 +537,15 @@ static void target_dgram(struct udpassoc *u, const uint8_t *p, size_t n,
         return;
     }
     relayed(u, &u->down, n);
+}
+
+static void target_dgram(struct udpassoc *u, const uint8_t *p, size_t n,
+                         struct addr *src)
+{
+    struct target from;
+    addr_unmap_v4(src);
+    target_set_addr(&from, src);
+    to_client(u, &from, p, n);
 }
 
 static void on_client_io(struct loop_io *io, uint32_t events)
@@ -575,23 +681,26 @@ static void log_new(const struct udpassoc *u, const struct addr *bnd)
 }
 
 int udpassoc_new(struct udpassoc **out, struct worker *w,
-                 const struct addr *ctrl_peer, const struct addr *ctrl_local,
+                 const struct request *req, const struct addr *ctrl_local,
                  const struct target *req_hint, const struct addr *announce,
-                 udpassoc_allow_fn allow, void *ud, struct addr *bnd)
+                 udpassoc_way_fn way, void *ud, struct addr *bnd)
 {
     struct udpassoc *u = calloc(1, sizeof(*u));
     if (!u)
         return -ENOMEM;
     u->w = w;
     u->cio.fd = u->tio.fd = -1;
-    u->peer = *ctrl_peer;
+    u->req = req;
+    u->peer = req->client;
     addr_unmap_v4(&u->peer);
-    u->allow = allow;
+    u->way = way;
     u->ud = ud;
     u->held_tail = &u->held;
     u->last_active = loop_now(w->loop);
     for (int i = 0; i < MAX_LOOKUPS; i++)
         u->lookups[i].u = u;
+    for (int i = 0; i < MAX_FLOWS; i++)
+        u->flows[i].u = u;
     set_hint(u, req_hint);
     struct addr bound;
     int rc = start(u, ctrl_local, &bound);
@@ -623,6 +732,7 @@ void udpassoc_free(struct udpassoc *u)
               (unsigned long long)u->dropped);
     close_io(u, &u->cio);
     close_io(u, &u->tio);
+    close_flows(u);
     for (int i = 0; i < MAX_LOOKUPS; i++) {
         dns_cancel(u->lookups[i].q);
         u->lookups[i].q = NULL;

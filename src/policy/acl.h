@@ -19,8 +19,9 @@
  * ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) are denied,
  * whether written as IPs or reached through a name's resolved address.
  * Any rules: key, even an empty list, turns the guard off.  The guard
- * is also off for a tunnel's exit (no listener) and for a listener whose
- * via: is a tunnel: there the exit's own rules decide.
+ * is also off for a tunnel's exit (no listener), for a listener whose
+ * via: is a tunnel (there the exit's own rules decide) and for forward
+ * listeners (their one target is the operator's choice).
  *
  * Egress: a rule's via:, or without one (and when no rule matches) the
  * listener's via:, or direct. */

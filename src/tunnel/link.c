@@ -343,8 +343,8 @@ static void pull_udp(struct link *l, struct link_stream *s)
         s->fin_out = true;
     } else if (r < 0 && errno == EAGAIN) {
         s->readable = false;
-    } else if (r < 0 && errno != EINTR) {
-        stream_end(s, true);
+    } else if (r < 0 && errno != EINTR && errno != ECONNREFUSED) {
+        stream_end(s, true); /* (an ICMP error on a UDP socket is not) */
         return;
     }
     ring_check(s);

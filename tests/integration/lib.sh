@@ -11,8 +11,8 @@
 #     (each runs in its own process group) and removes $T;
 #   - free_port / free_ports, wait_until (every wait is bounded);
 #   - start_ferry, start_dnsmasq, start_nginx, start_https_server,
-#     start_sshd, make_cert, start_py (a server from ftlib.py that
-#     prints "PORT n");
+#     start_sshd, make_cert, start_udp_echo, start_py (a server from
+#     ftlib.py that prints "PORT n");
 #   - fail, soft_fail, assert_eq, assert_ne, assert_contains, assert_not_contains,
 #     assert_match, assert_file_contains;
 #   - access-log helpers: wait_access_line, log_field, assert_no_secret.
@@ -506,6 +506,17 @@ EOF
         fail "sshd -t rejected the config: $(cat "$T/sshd-t.err")"
     spawn sshd /usr/sbin/sshd -D -e -f "$T/sshd_config"
     wait_until 10 "sshd on port $port" tcp_listening "$port"
+}
+
+# start_udp_echo NAME HOST: a UDP echo server (socks_udp_client.py) on
+# HOST, port chosen by the kernel; sets UDP_PORT.  $T/NAME.out gets a
+# "GOT source length" line per datagram.
+UDPC=$IT_DIR/socks_udp_client.py
+start_udp_echo() {
+    spawn "$1" python3 -u "$UDPC" echo-server --host "$2"
+    wait_until 10 "$1 to print its port" grep -qs '^PORT ' "$T/$1.out"
+    UDP_PORT=$(sed -n 's/^PORT //p' "$T/$1.out" | head -n 1)
+    alive "$SPAWNED_PID" || fail "$1 died: $(cat "$T/$1.err")"
 }
 
 # start_nginx PORT [CERT-NAME]: nginx on 127.0.0.1:PORT and [::1]:PORT

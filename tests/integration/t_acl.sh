@@ -76,14 +76,7 @@ done
 start_server srvka --keepalive 127.0.0.1
 WEBKA=$SRV_PORT
 
-# UDP echo servers (socks_udp_client.py) on 127.0.0.1 and 127.0.0.2.
-UDPC=$IT_DIR/socks_udp_client.py
-start_udp_echo() { # NAME HOST: sets UDP_PORT
-    spawn "$1" python3 -u "$UDPC" echo-server --host "$2"
-    wait_until 10 "$1 to print its port" grep -qs '^PORT ' "$T/$1.out"
-    UDP_PORT=$(sed -n 's/^PORT //p' "$T/$1.out" | head -n 1)
-    alive "$SPAWNED_PID" || fail "$1 died: $(cat "$T/$1.err")"
-}
+# UDP echo servers on 127.0.0.1 and 127.0.0.2.
 start_udp_echo udpecho 127.0.0.1
 UDP_E=$UDP_PORT
 start_udp_echo udpecho2 127.0.0.2

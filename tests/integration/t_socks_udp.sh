@@ -13,17 +13,7 @@
 # reached them; ferry logs nothing per datagram at level info.
 source "$(dirname "$0")/lib.sh"
 
-UDPC=$IT_DIR/socks_udp_client.py
-
 start_dnsmasq
-
-# start_udp_echo NAME HOST: a UDP echo server; sets UDP_PORT.
-start_udp_echo() {
-    spawn "$1" python3 -u "$UDPC" echo-server --host "$2"
-    wait_until 10 "$1 to print its port" grep -qs '^PORT ' "$T/$1.out"
-    UDP_PORT=$(sed -n 's/^PORT //p' "$T/$1.out" | head -n 1)
-    alive "$SPAWNED_PID" || fail "$1 died: $(cat "$T/$1.err")"
-}
 start_udp_echo udpecho4 127.0.0.1
 E4=$UDP_PORT
 start_udp_echo udpecho6 ::1

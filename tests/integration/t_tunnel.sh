@@ -1,19 +1,21 @@
-# t_tunnel: agent and gateway on loopback.  The gateway's HTTP and SOCKS5
-# listeners exit at the agent (reverse); the agent's listener exits at the
+# t_tunnel: agent and gateway on loopback.  The gateway's HTTP, SOCKS5 and
+# forward listeners exit at the agent (reverse); the agent's listener exits at the
 # gateway (forward, gateway --exit); TLS with a pinned fingerprint and with
-# a CA file, WebSocket over TLS, a wrong token refused, the agent killed
-# (clear 503, then back), secrets never logged.
+# a CA file, WebSocket over TLS, UDP through SOCKS5 UDP ASSOCIATE (echo,
+# DNS), a wrong token refused, the agent killed (clear 503, then back),
+# secrets never logged.
 source "$(dirname "$0")/lib.sh"
 
-read -r WEB GW HP SP AP < <(free_ports 5 | xargs)
+read -r WEB GW HP SP AP FWP < <(free_ports 6 | xargs)
 start_nginx "$WEB"
 make_cert gw
 FP=$(openssl x509 -in "$T/gw.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
 TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
 
-FERRY_PORTS="$GW $HP $SP" start_ferry gateway --bind "127.0.0.1:$GW" \
+FERRY_PORTS="$GW $HP $SP $FWP" start_ferry gateway --bind "127.0.0.1:$GW" \
     --cert "$T/gw.crt" --key "$T/gw.key" --token "$TOKEN" --exit \
-    --log-level debug -L "http://127.0.0.1:$HP" -L "socks5://127.0.0.1:$SP"
+    --log-level debug -L "http://127.0.0.1:$HP" -L "socks5://127.0.0.1:$SP" \
+    -L "forward://127.0.0.1:$FWP/localhost:$WEB"
 GW_PID=$FERRY_PID GW_ERR=$FERRY_ERR
 
 start_agent() { # ID ARGS...
@@ -40,6 +42,9 @@ assert_eq "$NGINX_TOKEN" "$page" "GET through the gateway's socks5 listener"
 curl -sS --max-time 20 -p -x "http://127.0.0.1:$HP" -o "$T/big.out" "http://127.0.0.1:$WEB/big"
 assert_eq "$(sha256sum <"$T/www-$WEB/big")" "$(sha256sum <"$T/big.out")" "1 MiB through CONNECT in the tunnel"
 wait_access_line "$A1_ERR" "listener=tunnel:gateway proto=tunnel-tcp .*target=127\.0\.0\.1:$WEB result=ok" >/dev/null
+page=$(curl -sS --max-time 10 "http://127.0.0.1:$FWP/")
+assert_eq "$NGINX_TOKEN" "$page" "GET through the gateway's forward listener"
+wait_access_line "$A1_ERR" "listener=tunnel:gateway proto=tunnel-tcp .*target=localhost:$WEB result=ok" >/dev/null
 
 say "forward: the agent's listener exits at the gateway"
 page=$(curl -sS --max-time 10 -x "http://127.0.0.1:$AP" "http://127.0.0.1:$WEB/")
@@ -56,6 +61,17 @@ for p in "${pids[@]}"; do wait "$p" || fail "a parallel download failed"; done
 for i in $(seq 1 20); do
     cmp -s "$T/par.$i" "$T/www-$WEB/big" || fail "parallel download $i differs"
 done
+
+say "UDP: SOCKS5 UDP ASSOCIATE at the gateway, datagrams exit at the agent"
+start_udp_echo udpecho 127.0.0.1
+start_dnsmasq
+py "$UDPC" check --proxy "127.0.0.1:$SP" "echo:127.0.0.1:$UDP_PORT" \
+    "echo:127.0.0.1:$UDP_PORT" "echo:localhost:$UDP_PORT" \
+    "dns:127.0.0.1:$DNS_PORT:ok.ferry.test=127.0.0.1" >"$T/udpc.out" 2>&1 ||
+    fail "UDP through the tunnel: $(tail -n 5 "$T/udpc.out")"
+assert_eq 3 "$(grep -c '^GOT 127.0.0.1:' "$T/udpecho.out")" \
+    "datagrams at the echo server, from the agent's side"
+wait_access_line "$A1_ERR" "listener=tunnel:gateway proto=tunnel-udp .*target=localhost:$UDP_PORT result=ok" >/dev/null
 
 say "a wrong token is refused"
 start_agent bad --server "tls://127.0.0.1:$GW" --fingerprint "$FP" \
@@ -84,6 +100,11 @@ page=$(curl -sS --max-time 10 -x "http://127.0.0.1:$HP" "http://127.0.0.1:$WEB/"
 assert_eq "$NGINX_TOKEN" "$page" "GET through the WebSocket link"
 curl -sS --max-time 20 -x "http://127.0.0.1:$HP" -o "$T/big2.out" "http://127.0.0.1:$WEB/big"
 cmp -s "$T/big2.out" "$T/www-$WEB/big" || fail "1 MiB over WebSocket differs"
+
+say "a draining gateway does not wait for its idle pooled tunnel streams"
+# The GET above left its upstream (a tunnel stream) in the gateway's
+# pool; shutdown waits up to timeouts.shutdown (10 s) for live links.
+stop_ferry "$GW_PID" "$GW_ERR" 5
 
 assert_no_secret "$TOKEN" "$T"/*.err "$T"/*.out
 finish

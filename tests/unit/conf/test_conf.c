@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "conf/conf.h"
+#include "policy/acl.h"
 
 /* ---- guard page ------------------------------------------------------ */
 
@@ -77,7 +78,7 @@ static const struct bad bad_cases[] = {
      "unknown key \"lisen\" at the top level"},
     {"listeners:\n  - type: mixed\n    lisen: 127.0.0.1:1\n", "t.yaml:3:5: ",
      "unknown key \"lisen\" in listener (expected one of: name, type, "
-     "listen, users, open, udp_announce, via)"},
+     "listen, users, open, udp_announce, via, target)"},
     {"timeouts:\n  conect: 1s\n", "t.yaml:2:3: ",
      "unknown key \"conect\" in timeouts"},
     {"listeners:\n  - {type: http, listen: ':1', users: [{name: a, "
@@ -515,6 +516,20 @@ static const struct bad bad_policy_cases[] = {
      "  max_head: -16k\n",
      "t.yaml:2:13: ",
      "limits.max_head must be 1k to 64k"},
+    /* forward listeners: a target, exactly there, and no users */
+    {"listeners:\n  - {type: forward, listen: ':2222'}\n", "t.yaml:2:5: ",
+     "a forward listener needs target: HOST:PORT"},
+    {"listeners:\n  - {type: http, listen: ':1', target: 'a:1'}\n",
+     "t.yaml:2:40: ", "target is only for forward listeners"},
+    {"listeners:\n  - {type: forward, listen: ':1', target: 'a'}\n",
+     "t.yaml:2:43: ",
+     "invalid target \"a\" (use HOST:PORT or [IPv6]:PORT with a port "
+     "1-65535)"},
+    {"listeners:\n  - {type: forward, listen: ':1', target: 'a:0'}\n",
+     "t.yaml:2:43: ", "invalid target \"a:0\""},
+    {"listeners:\n  - {type: forward, listen: ':1', target: 'a:1',\n"
+     "     users: [{name: a, password: s3cret}]}\n",
+     "t.yaml:2:5: ", "a forward listener takes no users or udp_announce"},
     {"listeners:\n"
      "  - {type: socks, listen: \":1080\", udp_announce: ex.com}\n",
      "t.yaml:2:50: ",
@@ -2154,7 +2169,38 @@ static const struct url_ok url_good[] = {
      "127.0.0.1:3129", "http@127.0.0.1:3129", "al@ce", "p:s/@s"},
     {"mixed://a:%E2%82%AC@[::]:7891", CONF_LISTENER_MIXED, "[::]:7891",
      "mixed@[::]:7891", "a", "\xe2\x82\xac"},
+    {"forward://0.0.0.0:2222/10.0.0.5:22", CONF_LISTENER_FORWARD,
+     "0.0.0.0:2222", "forward@0.0.0.0:2222", NULL, NULL},
 };
+
+/* A forward listener: its target, no guard, no "open" needed. */
+static void test_forward_listener(void **state)
+{
+    (void)state;
+    struct conf *c = NULL;
+    char err[256] = "";
+    int rc = load("listeners:\n"
+                  "  - {type: forward, listen: '0.0.0.0:2222',\n"
+                  "     target: 'git.corp.example:22'}\n"
+                  "  - {type: forward, listen: ':2223', target: '[::1]:22'}\n",
+                  &c, err, sizeof(err));
+    if (rc != 0)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->n_listeners, 2);
+    const struct conf_listener *l = &c->listeners[0];
+    assert_int_equal(l->type, CONF_LISTENER_FORWARD);
+    assert_int_equal(l->target.kind, TARGET_NAME);
+    assert_string_equal(l->target.host, "git.corp.example");
+    assert_int_equal(l->target.port, 22);
+    assert_false(conf_listener_exposed(l));
+    assert_false(acl_guarded(c, l));
+    l = &c->listeners[1];
+    assert_int_equal(l->target.kind, TARGET_IP);
+    assert_string_equal(l->target.host, "::1");
+    assert_string_equal(conf_listener_type_name(l->type), "forward");
+    conf_free(c);
+}
 
 static void test_url_good(void **state)
 {
@@ -2193,7 +2239,7 @@ static const struct url_bad url_bad[] = {
      "invalid listener URL: no scheme (e.g. mixed://127.0.0.1:7890)"},
     {"ftp://1.2.3.4:21",
      "invalid listener URL \"ftp://1.2.3.4:21\": unknown scheme (use "
-     "mixed, http, socks, socks5, socks4 or socks4a)"},
+     "mixed, http, socks, socks5, socks4, socks4a or forward)"},
     {"mixed://localhost:7890",
      "invalid listener URL \"mixed://localhost:7890\": the host must be a "
      "numeric IP address, not a name"},
@@ -2228,6 +2274,21 @@ static const struct url_bad url_bad[] = {
      "\"-\" is reserved (in rules it means no user)"},
     {"socks5://alice:@1.2.3.4:1",
      "invalid listener URL \"socks5://***@1.2.3.4:1\": empty password"},
+    {"forward://127.0.0.1:2222",
+     "invalid listener URL \"forward://127.0.0.1:2222\": a forward "
+     "listener needs its target: forward://HOST:PORT/TARGET:PORT"},
+    {"forward://127.0.0.1:2222/",
+     "invalid listener URL \"forward://127.0.0.1:2222\": a forward "
+     "listener needs its target: forward://HOST:PORT/TARGET:PORT"},
+    {"forward://a:s3cret@127.0.0.1:2222/h:22",
+     "invalid listener URL \"forward://***@127.0.0.1:2222/h:22\": a "
+     "forward listener takes no user"},
+    {"forward://127.0.0.1:2222/h",
+     "invalid listener URL \"forward://127.0.0.1:2222/h\": use HOST:PORT "
+     "or [IPv6]:PORT with a port 1-65535"},
+    {"forward://127.0.0.1:2222/h:22/x",
+     "invalid listener URL \"forward://127.0.0.1:2222/h:22/x\": only "
+     "scheme://[user:pass@]host:port is allowed"},
     {"http://1.2.3.4:80/path",
      "invalid listener URL \"http://1.2.3.4:80/path\": only "
      "scheme://[user:pass@]host:port is allowed"},
@@ -2336,6 +2397,7 @@ int main(void)
         cmocka_unit_test(test_set_string),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_forward_listener),
         cmocka_unit_test(test_url_good),
         cmocka_unit_test(test_url_bad),
         cmocka_unit_test(test_dns_servers),

@@ -39,7 +39,8 @@ struct fixture {
     unsigned dns_queries;
     bool dns_paused;
     /* what allow() saw last, and what it answers */
-    unsigned allow_calls;
+    unsigned name_asks; /* first asks about a name (addr NULL) */
+    unsigned allow_calls; /* every other ask */
     struct target allow_dst;
     struct addr allow_addr; /* len 0 when allow() got NULL */
     bool deny;
@@ -212,9 +213,16 @@ static int teardown(void **state)
 
 /* ---- the SOCKS5 client side ------------------------------------------ */
 
-static bool allow(void *ud, const struct target *dst, const struct addr *a)
+/* The way hook as the session's for rules without egresses: a name is
+ * resolved first, then every answer is allow or deny. */
+static enum udpassoc_way allow(void *ud, const struct target *dst,
+                               const struct addr *a)
 {
     assert_ptr_equal(ud, &F);
+    if (dst->kind == TARGET_NAME && !a) {
+        F.name_asks++;
+        return UDPASSOC_DIRECT; /* resolve, then ask again */
+    }
     F.allow_calls++;
     F.allow_dst = *dst;
     if (a)
@@ -225,7 +233,7 @@ static bool allow(void *ud, const struct target *dst, const struct addr *a)
         udpassoc_free(F.u);
         F.u = NULL;
     }
-    return !F.deny;
+    return F.deny ? UDPASSOC_DENY : UDPASSOC_DIRECT;
 }
 
 /* A client socket on ip (port 0) and the association for it, with the
@@ -233,13 +241,15 @@ static bool allow(void *ud, const struct target *dst, const struct addr *a)
 static int open_assoc(const char *ip, const struct target *hint,
                       const struct addr *announce, struct addr *bnd)
 {
-    struct addr peer, local;
+    static struct request req; /* outlives the association */
+    struct addr local;
     uint16_t port;
     int fd = udp_socket_on(ip, 0, &port);
     assert_true(fd >= 0);
-    assert_int_equal(addr_from_ip(&peer, ip, 40000), 0);
+    memset(&req, 0, sizeof(req));
+    assert_int_equal(addr_from_ip(&req.client, ip, 40000), 0);
     assert_int_equal(addr_from_ip(&local, ip, 1080), 0);
-    assert_int_equal(udpassoc_new(&F.u, F.w, &peer, &local, hint, announce,
+    assert_int_equal(udpassoc_new(&F.u, F.w, &req, &local, hint, announce,
                                   allow, &F, bnd),
                      0);
     return fd;
@@ -386,6 +396,7 @@ static void test_domain_target(void **state)
     send_dgram(fd, &bnd, d, build(d, 0, "echo.test", F.echo4_port, "one"));
     /* The reply names the IP it came from, not the name. */
     expect_reply(fd, "127.0.0.1", F.echo4_port, "one");
+    assert_int_equal(F.name_asks, 1); /* before resolving, then ... */
     assert_int_equal(F.allow_dst.kind, TARGET_NAME);
     assert_string_equal(F.allow_dst.host, "echo.test");
     assert_int_equal(F.allow_addr.u.sa.sa_family, AF_INET);
