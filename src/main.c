@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,9 @@ static const char usage[] =
     "                           mixed://127.0.0.1:7890\n"
     "                           http://127.0.0.1:3128\n"
     "                           socks5://user:pass@127.0.0.1:1080\n"
+    "                           forward://127.0.0.1:2222/HOST:PORT\n"
+    "                           tproxy://[::]:12345 (docs/tproxy.md)\n"
+    "                           redirect://0.0.0.0:12346\n"
     "      --dns HOST[:PORT]  DNS server (repeatable; default\n"
     "                         /etc/resolv.conf and /etc/hosts)\n"
     "      --open             let -L listeners on non-loopback addresses\n"
@@ -58,6 +62,8 @@ static const char usage[] =
     "                         its -L listeners use; default \"default\")\n"
     "      --links N          agent: links to keep open (default 1)\n"
     "      --exit             gateway: agents may exit through it\n"
+    "      --mark M           SO_MARK for ferry's own sockets (default\n"
+    "                         0x1f3 with tproxy/redirect listeners)\n"
     "      --no-exit          agent: the gateway may not exit through it\n"
     "  -h, --help             this text\n"
     "  -V, --version          print the version\n";
@@ -73,6 +79,7 @@ struct cli {
     bool open;    /* --open */
     const char *log_level;
     const char *access_log;
+    const char *mark; /* --mark */
     /* gateway / agent */
     const char *bind, *cert, *key, *server, *token, *token_file, *ca;
     const char *fingerprint, *id, *group, *links;
@@ -105,6 +112,7 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         {"insecure", no_argument, NULL, 'i'},
         {"exit", no_argument, NULL, 'e'},
         {"no-exit", no_argument, NULL, 'n'},
+        {"mark", required_argument, NULL, 'M'},
         {0},
     };
     *cli = (struct cli){.command = "run", .workers = -1};
@@ -152,6 +160,7 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         case 'i': cli->insecure = true; break;
         case 'e': cli->exit = true; break;
         case 'n': cli->no_exit = true; break;
+        case 'M': cli->mark = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("ferry %s\n", FERRY_VERSION); exit(0);
         default: fputs(usage, stderr); return -1;
@@ -314,6 +323,12 @@ static struct conf *build_conf(const struct cli *cli)
         rc = conf_add_dns_server(c, cli->dns[i], err, sizeof(err));
     if (rc == 0 && cli->workers >= 0)
         c->workers = (unsigned)cli->workers;
+    if (rc == 0 && cli->mark &&
+        (rc = conf_parse_mark(cli->mark, &c->mark)) < 0)
+        snprintf(err, sizeof(err), "bad --mark '%s' (1 to 0xffffffff)",
+                 cli->mark);
+    if (rc == 0 && cli->mark)
+        c->mark_set = true;
     if (rc == 0 && cli->log_level &&
         level_from(cli->log_level, &c->log_level) < 0)
         rc = -EINVAL, snprintf(err, sizeof(err), "bad --log-level '%s'",
@@ -346,6 +361,12 @@ static void print_banner(const struct conf *c)
             char t[TARGET_HOST_MAX + 10];
             printf("ferry: forward '%s' on %s to %s\n", l->name, a,
                    target_format(&l->target, t, sizeof(t)));
+            continue;
+        }
+        if (!conf_listener_is_proxy(l)) {
+            printf("ferry: %s listener '%s' on %s (interception rules: "
+                   "ferry tproxy-rules --help)\n",
+                   conf_listener_type_name(l->type), l->name, a);
             continue;
         }
         printf("ferry: %s proxy '%s' on %s\n", conf_listener_type_name(l->type),
@@ -412,6 +433,25 @@ static int make_workers(struct conf *c, struct tunnels *tun,
     return rc;
 }
 
+/* ferry's own sockets will carry a mark: may it set one?  Said once at
+ * start rather than as a failure of every connection. */
+static int check_mark(const struct conf *c)
+{
+    uint32_t mark = conf_mark(c);
+    int fd = mark ? socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
+    int rc = fd >= 0 ? sock_mark(fd, mark) : 0;
+    if (fd >= 0)
+        close(fd);
+    if (rc == -EPERM)
+        fprintf(stderr, "ferry: marking its own sockets (SO_MARK 0x%x, "
+                "so interception rules let them pass) needs "
+                "CAP_NET_ADMIN: run as root, or `setcap cap_net_admin+ep` "
+                "the binary\n", mark);
+    else if (rc < 0)
+        fprintf(stderr, "ferry: SO_MARK: %s\n", strerror(-rc));
+    return rc;
+}
+
 static int run(struct conf *c)
 {
     struct worker *ws[MAX_WORKERS] = {0};
@@ -424,6 +464,8 @@ static int run(struct conf *c)
                 strerror(-rc));
         return 1;
     }
+    if (check_mark(c) < 0)
+        return 1;
     long nofile = sock_raise_nofile();
     if (nofile < 0)
         log_warn("cannot raise the open-file limit: %s", strerror(-nofile));

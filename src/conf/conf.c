@@ -103,6 +103,7 @@ struct raw_conf {
     unsigned rules_count;
     struct raw_gateway *gateway;
     struct raw_agent *agent;
+    char *mark;
 };
 
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)
@@ -190,6 +191,7 @@ static const cyaml_schema_field_t top_fields[] = {
                             conftun_gateway_fields),
     CYAML_FIELD_MAPPING_PTR("agent", OPT, struct raw_conf, agent,
                             conftun_agent_fields),
+    STR("mark", OPT, struct raw_conf, mark),
     CYAML_FIELD_END,
 };
 
@@ -210,6 +212,10 @@ static bool parse_type(const char *s, enum conf_listener_type *t)
         *t = CONF_LISTENER_MIXED;
     else if (strcmp(s, "forward") == 0)
         *t = CONF_LISTENER_FORWARD;
+    else if (strcmp(s, "tproxy") == 0)
+        *t = CONF_LISTENER_TPROXY;
+    else if (strcmp(s, "redirect") == 0)
+        *t = CONF_LISTENER_REDIRECT;
     else
         return false;
     return true;
@@ -551,10 +557,11 @@ static int conv_target(const struct confload *ld, const char *lpath,
     if (!fwd && r->target)
         return confload_fail(ld, path, NULL,
                     "target is only for forward listeners");
-    if (fwd && (r->users_count || r->udp_announce))
+    if (!conf_listener_is_proxy(l) && (r->users_count || r->udp_announce))
         return confload_fail(ld, lpath, NULL,
-                    "a forward listener takes no users or udp_announce "
-                    "(it speaks no proxy protocol)");
+                    "a %s listener takes no users or udp_announce "
+                    "(it speaks no proxy protocol)",
+                    conf_listener_type_name(l->type));
     if (fwd && (why = parse_forward_target(r->target, &l->target)))
         return confload_fail(ld, path, NULL,
                     "invalid target \"%.60s\" (%s)", r->target, why);
@@ -585,7 +592,8 @@ static int conv_listener_fields(const struct confload *ld, const char *lpath,
     if (!parse_type(r->type, &l->type))
         return confload_fail(ld, path, NULL,
                     "unknown listener type \"%.60s\" "
-                    "(use http, socks, mixed or forward)",
+                    "(use http, socks, mixed, forward, tproxy or "
+                    "redirect)",
                     r->type);
     snprintf(path, sizeof(path), "%s.listen", lpath);
     why = confload_parse_listen(r->listen, &l->addr);
@@ -676,6 +684,20 @@ static int conv_limits(const struct confload *ld, const struct raw_limits *r,
     return 0;
 }
 
+static int conv_mark(const struct confload *ld, const char *s,
+                     struct conf *c)
+{
+    if (!s)
+        return 0;
+    if (conf_parse_mark(s, &c->mark) < 0)
+        return confload_fail(ld, "mark", NULL,
+                    "mark must be a number from 1 to 0xffffffff (decimal "
+                    "or 0x hex), not \"%.60s\"",
+                    s);
+    c->mark_set = true;
+    return 0;
+}
+
 /* ---- The whole file ---- */
 
 static int convert(const struct confload *ld, const struct raw_conf *r,
@@ -690,6 +712,7 @@ static int convert(const struct confload *ld, const struct raw_conf *r,
         (rc = conv_timeouts(ld, r->timeouts, &c->timeouts)) < 0 ||
         (rc = conv_dns(ld, r->dns, c)) < 0 ||
         (rc = conv_limits(ld, r->limits, c)) < 0 ||
+        (rc = conv_mark(ld, r->mark, c)) < 0 ||
         (rc = confrule_egresses(ld, r->egresses, r->egresses_count, c)) < 0)
         return rc;
     /* Listeners, rules and the agent name egresses: those come first;
@@ -864,10 +887,40 @@ void conf_free(struct conf *c)
 
 bool conf_listener_exposed(const struct conf_listener *l)
 {
-    /* A forward listener is no proxy: its one target is the operator's
-     * choice. */
-    return l->type != CONF_LISTENER_FORWARD && !addr_is_loopback(&l->addr) &&
+    /* Only a proxy lets its clients choose any target: a forward
+     * listener's one target is the operator's, and an intercepting one
+     * serves traffic routed to it (and refuses connections to itself). */
+    return conf_listener_is_proxy(l) && !addr_is_loopback(&l->addr) &&
            l->n_users == 0 && !l->open;
+}
+
+bool conf_listener_is_proxy(const struct conf_listener *l)
+{
+    return l->type == CONF_LISTENER_HTTP || l->type == CONF_LISTENER_SOCKS ||
+           l->type == CONF_LISTENER_MIXED;
+}
+
+uint32_t conf_mark(const struct conf *c)
+{
+    if (c->mark_set)
+        return c->mark;
+    for (unsigned i = 0; i < c->n_listeners; i++)
+        if (c->listeners[i].type == CONF_LISTENER_TPROXY ||
+            c->listeners[i].type == CONF_LISTENER_REDIRECT)
+            return CONF_MARK_DEFAULT;
+    return 0;
+}
+
+int conf_parse_mark(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-' || v == 0 ||
+        v > UINT32_MAX)
+        return -EINVAL;
+    *out = (uint32_t)v;
+    return 0;
 }
 
 const char *conf_listener_type_name(enum conf_listener_type t)
@@ -881,6 +934,10 @@ const char *conf_listener_type_name(enum conf_listener_type t)
         return "mixed";
     case CONF_LISTENER_FORWARD:
         return "forward";
+    case CONF_LISTENER_TPROXY:
+        return "tproxy";
+    case CONF_LISTENER_REDIRECT:
+        return "redirect";
     }
     return "unknown";
 }
@@ -910,14 +967,14 @@ static const char *url_check(const struct listenurl *u,
 {
     if (!parse_type(u->scheme, &l->type))
         return "unknown scheme (use mixed, http, socks, socks5, socks4, "
-               "socks4a or forward)";
+               "socks4a, forward, tproxy or redirect)";
     if ((l->type == CONF_LISTENER_FORWARD) != (u->path[0] != '\0'))
         return l->type == CONF_LISTENER_FORWARD
                    ? "a forward listener needs its target: "
                      "forward://HOST:PORT/TARGET:PORT"
                    : "only scheme://[user:pass@]host:port is allowed";
-    if (l->type == CONF_LISTENER_FORWARD && u->user)
-        return "a forward listener takes no user";
+    if (!conf_listener_is_proxy(l) && u->user)
+        return "only proxy listeners take a user";
     const char *why = l->type == CONF_LISTENER_FORWARD
                           ? parse_forward_target(u->path, &l->target)
                           : NULL;

@@ -109,7 +109,17 @@ enum conf_listener_type {
     CONF_LISTENER_MIXED, /* HTTP and SOCKS, by the first byte */
     CONF_LISTENER_FORWARD, /* port forwarding: every connection goes to
                               the listener's target */
+    CONF_LISTENER_TPROXY,   /* transparent proxy (TPROXY rules), TCP and
+                               UDP: the original destination is the
+                               socket's local address */
+    CONF_LISTENER_REDIRECT, /* REDIRECT/DNAT rules, TCP: the original
+                               destination from conntrack */
 };
+
+/* The SO_MARK ferry's own sockets get when it runs intercepting
+ * listeners and the file sets no mark: (the rules of `ferry
+ * tproxy-rules` exclude it). */
+#define CONF_MARK_DEFAULT 0x1f3
 
 enum conf_log_level {
     CONF_LOG_ERROR,
@@ -276,7 +286,20 @@ struct conf {
                           (limits.max_head); HTTP answers 431 past it */
     struct conf_gateway gateway;
     struct conf_agent agent;
+    uint32_t mark;  /* SO_MARK for ferry's own sockets (mark:), if set */
+    bool mark_set;  /* else conf_mark() picks */
 };
+
+/* The SO_MARK for every socket ferry opens towards the network (dials,
+ * UDP, DNS, tunnel links): mark: if set, else CONF_MARK_DEFAULT when a
+ * tproxy or redirect listener exists, else 0 (none). */
+uint32_t conf_mark(const struct conf *c);
+/* True for the listeners that speak a proxy protocol (http, socks,
+ * mixed); false for forward, tproxy and redirect, whose request is
+ * known at accept. */
+bool conf_listener_is_proxy(const struct conf_listener *l);
+/* Parse a mark: decimal or 0x hex, 1 to 0xffffffff.  -EINVAL. */
+int conf_parse_mark(const char *s, uint32_t *out);
 
 /* A snapshot with every default set and no listeners.  NULL on ENOMEM. */
 struct conf *conf_new(void);

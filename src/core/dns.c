@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 
 #include "core/log.h"
+#include "core/sock.h"
 
 #define DNS_TTL_MAX_S 300
 
@@ -47,6 +48,7 @@ struct dns {
     struct dns_sock *socks;
     struct dns_entry **cache;
     uint32_t cache_size;
+    uint32_t mark; /* SO_MARK of the resolver's sockets; 0: none */
 };
 
 static void rearm(struct dns *d)
@@ -120,6 +122,18 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
     d->socks = s;
 }
 
+/* c-ares made a socket: mark it as ferry's own (interception rules let
+ * marked traffic pass).  Non-zero refuses the socket. */
+static int on_socket(ares_socket_t fd, int type, void *data)
+{
+    struct dns *d = data;
+    (void)type;
+    int rc = sock_mark(fd, d->mark);
+    if (rc < 0)
+        log_error("dns: SO_MARK: %s", strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
 static int set_servers(struct dns *d, const struct conf_dns *cfg)
 {
     if (cfg->n_servers == 0)
@@ -145,13 +159,14 @@ static int set_servers(struct dns *d, const struct conf_dns *cfg)
 }
 
 int dns_new(struct dns **out, struct loop *l, const struct conf_dns *cfg,
-            uint32_t timeout_ms)
+            uint32_t timeout_ms, uint32_t mark)
 {
     struct dns *d = calloc(1, sizeof(*d));
     if (!d)
         return -ENOMEM;
     d->loop = l;
     d->cache_size = cfg->cache_size;
+    d->mark = mark;
     loop_timer_init(&d->timer, on_timer, d);
     if (d->cache_size &&
         !(d->cache = calloc(d->cache_size, sizeof(*d->cache)))) {
@@ -172,6 +187,8 @@ int dns_new(struct dns **out, struct loop *l, const struct conf_dns *cfg,
         free(d);
         return -EIO;
     }
+    if (mark)
+        ares_set_socket_callback(d->channel, on_socket, d);
     rc = set_servers(d, cfg);
     if (rc < 0) {
         dns_free(d);

@@ -28,9 +28,10 @@ struct dns_result {
  * res is valid only during the call. */
 typedef void (*dns_fn)(void *ud, int status, const struct dns_result *res);
 
-/* cfg and l are borrowed and must outlive the resolver. */
+/* cfg and l are borrowed and must outlive the resolver.  mark: SO_MARK
+ * of its sockets (0: none). */
 int dns_new(struct dns **out, struct loop *l, const struct conf_dns *cfg,
-            uint32_t timeout_ms);
+            uint32_t timeout_ms, uint32_t mark);
 /* Cancels every pending query (their callbacks are not called). */
 void dns_free(struct dns *d);
 

@@ -2,6 +2,7 @@
 #include "core/sock.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,17 +12,37 @@ static int set_int(int fd, int level, int opt, int v)
     return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
 }
 
-int sock_listen(const struct addr *a, int backlog)
+int sock_transparent(int fd, int family)
 {
-    int fd = socket(a->u.sa.sa_family,
-                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = set_int(fd, SOL_IP, IP_TRANSPARENT, 1);
+    if (rc == 0 && family == AF_INET6)
+        rc = set_int(fd, SOL_IPV6, IPV6_TRANSPARENT, 1);
+    return rc;
+}
+
+int sock_mark(int fd, uint32_t mark)
+{
+    if (mark == 0)
+        return 0;
+    return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0
+               ? -errno
+               : 0;
+}
+
+int sock_listen(const struct addr *a, int backlog, unsigned flags)
+{
+    int fam = a->u.sa.sa_family;
+    int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     if (rc == 0)
         rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-    if (rc == 0 && a->u.sa.sa_family == AF_INET6)
-        rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    if (rc == 0 && fam == AF_INET6)
+        rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+                     !(flags & SOCK_DUAL_STACK));
+    if (rc == 0 && (flags & SOCK_TRANSPARENT))
+        rc = sock_transparent(fd, fam);
     if (rc == 0 && bind(fd, &a->u.sa, a->len) < 0)
         rc = -errno;
     if (rc == 0 && listen(fd, backlog) < 0)
@@ -46,16 +67,19 @@ int sock_accept(int lfd, struct addr *peer)
     return fd;
 }
 
-int sock_connect(const struct addr *a)
+int sock_connect(const struct addr *a, uint32_t mark)
 {
     int fd = socket(a->u.sa.sa_family,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    if (connect(fd, &a->u.sa, a->len) < 0 && errno != EINPROGRESS) {
-        int err = errno;
+    int rc = sock_mark(fd, mark);
+    if (rc == 0 && connect(fd, &a->u.sa, a->len) < 0 &&
+        errno != EINPROGRESS)
+        rc = -errno;
+    if (rc < 0) {
         close(fd);
-        return -err;
+        return rc;
     }
     return fd;
 }

@@ -127,12 +127,14 @@ static int open_listeners(struct worker *w, char *err, size_t errlen)
     if (!w->listeners)
         return -ENOMEM;
     for (unsigned i = 0; i < c->n_listeners; i++) {
-        int rc = listener_open(&w->listeners[i], w, &c->listeners[i]);
+        char why[200];
+        int rc = listener_open(&w->listeners[i], w, &c->listeners[i], why,
+                               sizeof(why));
         if (rc < 0) {
             char a[ADDR_STRLEN];
             snprintf(err, errlen, "cannot listen on %s (%s): %s",
                      addr_format(&c->listeners[i].addr, a, sizeof(a)),
-                     c->listeners[i].name, strerror(-rc));
+                     c->listeners[i].name, why);
             return rc;
         }
     }
@@ -153,7 +155,8 @@ static int setup(struct worker *w, char *err, size_t errlen)
     if (rc == 0)
         rc = authcache_new(&w->authcache, WORKER_AUTHCACHE_SIZE);
     if (rc == 0)
-        rc = dns_new(&w->dns, w->loop, &c->dns, c->timeouts.dns_ms);
+        rc = dns_new(&w->dns, w->loop, &c->dns, c->timeouts.dns_ms,
+                     conf_mark(c));
     if (rc < 0) {
         snprintf(err, errlen, "worker set-up: %s", strerror(-rc));
         return rc;

@@ -110,7 +110,7 @@ static void try_next(struct direct *d)
     while (d->next < d->addrs.n && (a = free_slot(d))) {
         struct addr *target = &d->addrs.addrs[d->next++];
         addr_set_port(target, d->target.port);
-        int fd = sock_connect(target);
+        int fd = sock_connect(target, conf_mark(d->w->conf));
         if (fd < 0) {
             d->last_err = -fd;
             continue;

@@ -1,6 +1,9 @@
 /* forward: see forward.h. */
 #include "front/forward.h"
 
+#include "core/worker.h"
+#include "front/intercept.h"
+
 /* Never called: the request is complete before any byte is read. */
 static enum front_status on_head(struct session *s)
 {
@@ -24,8 +27,18 @@ const struct front_ops forward_front = {
     .reply = reply,
 };
 
-void forward_request(struct session *s)
+enum result forward_request(struct session *s)
 {
-    s->req.proto = "forward";
-    s->req.target = s->req.listener->target;
+    const struct conf_listener *lc = s->req.listener;
+    s->req.proto = conf_listener_type_name(lc->type);
+    if (lc->type == CONF_LISTENER_FORWARD) {
+        s->req.target = lc->target;
+        return RESULT_OK;
+    }
+    struct addr dst;
+    addr_unmap_v4(&s->req.client); /* a dual-stack socket's IPv4 peer */
+    enum result r = intercept_tcp(s->w->conf, lc, s->client.fd, &dst);
+    if (r == RESULT_OK)
+        target_set_addr(&s->req.target, &dst);
+    return r;
 }

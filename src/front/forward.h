@@ -1,9 +1,14 @@
-/* forward (front end): port forwarding.  A forward listener's connections
- * speak no proxy protocol: each is a request for the listener's one
- * target (conf_listener.target), made at accept, and its bytes are
- * relayed from the first one on (a server that speaks first, such as SSH
- * or SMTP, works).  Routing is as for every request: the access rules
- * and the listener's via: choose direct, a parent or a tunnel. */
+/* forward (front end): the listeners whose connections speak no proxy
+ * protocol, so that the request is known at accept and bytes are relayed
+ * from the first one on (a server that speaks first, such as SSH or
+ * SMTP, works):
+ *   forward   port forwarding: the listener's one target;
+ *   tproxy    TPROXY interception: the connection's original
+ *             destination, its local address;
+ *   redirect  REDIRECT/DNAT interception: the original destination
+ *             conntrack recorded.
+ * Routing is as for every request: the access rules and the listener's
+ * via: choose direct, a parent or a tunnel. */
 #ifndef FERRY_FRONT_FORWARD_H
 #define FERRY_FRONT_FORWARD_H
 
@@ -11,7 +16,8 @@
 
 extern const struct front_ops forward_front;
 
-/* Fill s->req from its listener; the session dispatches it at once. */
-void forward_request(struct session *s);
+/* Fill s->req from its listener and socket: RESULT_OK, or why the
+ * connection is refused (see intercept_tcp()). */
+enum result forward_request(struct session *s);
 
 #endif

@@ -2,6 +2,7 @@
 #include "front/listener.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,6 +12,7 @@
 #include "core/sock.h"
 #include "core/worker.h"
 #include "front/session.h"
+#include "front/tpudp.h"
 
 #define LISTEN_BACKLOG 4096
 /* Accepts per readiness event, so one busy listener cannot starve the
@@ -22,6 +24,7 @@ struct listener {
     const struct conf_listener *lc;
     struct loop_io io;
     struct loop_timer retry; /* re-try after EMFILE/ENFILE */
+    struct tpudp *udp;       /* tproxy: the UDP side, owned; else NULL */
     struct loop_defer free_later;
 };
 
@@ -54,8 +57,20 @@ static void on_accept(struct loop_io *io, uint32_t events)
 
 static void on_retry(struct loop_timer *t) { accept_some(t->ud); }
 
+/* Why listening failed, with the fix for the privilege a transparent
+ * socket needs. */
+static void say_why(const struct conf_listener *lc, int rc, char *why,
+                    size_t whylen)
+{
+    if (rc == -EPERM && lc->type == CONF_LISTENER_TPROXY)
+        snprintf(why, whylen, "IP_TRANSPARENT needs CAP_NET_ADMIN: run "
+                 "ferry as root, or `setcap cap_net_admin+ep` its binary");
+    else
+        snprintf(why, whylen, "%s", strerror(-rc));
+}
+
 int listener_open(struct listener **out, struct worker *w,
-                  const struct conf_listener *lc)
+                  const struct conf_listener *lc, char *why, size_t whylen)
 {
     struct listener *l = calloc(1, sizeof(*l));
     if (!l)
@@ -64,15 +79,28 @@ int listener_open(struct listener **out, struct worker *w,
     l->lc = lc;
     l->io.fd = -1;
     loop_timer_init(&l->retry, on_retry, l);
-    int fd = sock_listen(&lc->addr, LISTEN_BACKLOG);
+    /* Intercepted IPv4 and IPv6 traffic reaches one [::] listener. */
+    unsigned flags = conf_listener_is_proxy(lc) ? 0 : SOCK_DUAL_STACK;
+    if (lc->type == CONF_LISTENER_TPROXY)
+        flags |= SOCK_TRANSPARENT;
+    int fd = sock_listen(&lc->addr, LISTEN_BACKLOG, flags);
     if (fd < 0) {
+        say_why(lc, fd, why, whylen);
         free(l);
         return fd;
     }
     int rc = loop_add(w->loop, &l->io, fd, EPOLLIN | EPOLLET, on_accept, l);
     if (rc < 0) {
+        say_why(lc, rc, why, whylen);
         close(fd);
         free(l);
+        return rc;
+    }
+    if (lc->type == CONF_LISTENER_TPROXY &&
+        (rc = tpudp_open(&l->udp, w, lc, why, whylen)) < 0) {
+        loop_del(w->loop, &l->io);
+        close(fd);
+        free(l); /* just registered: no event can name it yet */
         return rc;
     }
     *out = l;
@@ -86,6 +114,7 @@ void listener_close(struct listener *l)
     if (!l)
         return;
     loop_timer_disarm(l->w->loop, &l->retry);
+    tpudp_close(l->udp);
     loop_del(l->w->loop, &l->io);
     close(l->io.fd);
     l->io.fd = -1; /* an event already fetched for it is skipped */

@@ -9,9 +9,11 @@
 struct worker;
 struct listener;
 
-/* Gives an open listener for lc (borrowed from the snapshot). */
+/* Gives an open listener for lc (borrowed from the snapshot): its TCP
+ * socket and, for a tproxy listener, its UDP side (tpudp).  0, or -errno
+ * with why (whylen bytes) saying what failed and how to fix it. */
 int listener_open(struct listener **out, struct worker *w,
-                  const struct conf_listener *lc);
+                  const struct conf_listener *lc, char *why, size_t whylen);
 /* Stop accepting and free (NULL is a no-op). */
 void listener_close(struct listener *l);
 

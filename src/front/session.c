@@ -33,8 +33,8 @@ static const struct front_ops *front_for(enum conf_listener_type t)
     switch (t) {
     case CONF_LISTENER_HTTP: return &http_front;
     case CONF_LISTENER_SOCKS: return &socks_front;
-    case CONF_LISTENER_FORWARD: return &forward_front;
-    default: return &mixed_front;
+    case CONF_LISTENER_MIXED: return &mixed_front;
+    default: return &forward_front; /* forward, tproxy, redirect */
     }
 }
 
@@ -433,10 +433,13 @@ void session_accept(struct worker *w, const struct conf_listener *lc,
         session_end(s, "error");
         return;
     }
-    if (lc->type == CONF_LISTENER_FORWARD) { /* no head to wait for */
-        forward_request(s);
+    if (conf_listener_is_proxy(lc))
+        return;
+    s->result = forward_request(s); /* no head to wait for */
+    if (s->result == RESULT_OK)
         dispatch(s);
-    }
+    else
+        session_end(s, "refused");
 }
 
 void session_close_all(struct worker *w)

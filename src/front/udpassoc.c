@@ -30,6 +30,7 @@
 #include "core/dns.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/sock.h"
 #include "core/worker.h"
 #include "front/udpflow.h"
 #include "proto/socks.h"
@@ -565,15 +566,16 @@ static int set_int(int fd, int level, int opt, int v)
     return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
 }
 
-/* A non-blocking UDP socket bound to a; returns the fd or -errno. */
-static int udp_bound(const struct addr *a, bool dual_stack)
+/* A non-blocking UDP socket bound to a, with SO_MARK mark (0: none);
+ * returns the fd or -errno. */
+static int udp_bound(const struct addr *a, bool dual_stack, uint32_t mark)
 {
     int fd = socket(a->u.sa.sa_family,
                     SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    int rc = 0;
-    if (dual_stack)
+    int rc = sock_mark(fd, mark);
+    if (rc == 0 && dual_stack)
         rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
     if (rc == 0 && bind(fd, &a->u.sa, a->len) < 0)
         rc = -errno;
@@ -585,14 +587,15 @@ static int udp_bound(const struct addr *a, bool dual_stack)
 }
 
 /* The target socket: [::]:0 dual stack, or 0.0.0.0:0 on a host without
- * IPv6 (then IPv6 targets are dropped). */
+ * IPv6 (then IPv6 targets are dropped); marked as ferry's own. */
 static int open_target(struct udpassoc *u)
 {
+    uint32_t mark = conf_mark(u->w->conf);
     struct addr any;
     memset(&any, 0, sizeof(any));
     any.u.in6.sin6_family = AF_INET6;
     any.len = sizeof(any.u.in6);
-    int fd = udp_bound(&any, true);
+    int fd = udp_bound(&any, true, mark);
     u->tfam = AF_INET6;
     if (fd != -EAFNOSUPPORT)
         return fd;
@@ -600,7 +603,7 @@ static int open_target(struct udpassoc *u)
     any.u.in.sin_family = AF_INET;
     any.len = sizeof(any.u.in);
     u->tfam = AF_INET;
-    return udp_bound(&any, false);
+    return udp_bound(&any, false, mark);
 }
 
 /* The client socket on ctrl_local's IP, port 0; *bnd gets its address. */
@@ -609,7 +612,7 @@ static int open_client(const struct addr *ctrl_local, struct addr *bnd)
     struct addr local = *ctrl_local;
     addr_unmap_v4(&local);
     addr_set_port(&local, 0);
-    int fd = udp_bound(&local, false);
+    int fd = udp_bound(&local, false, 0);
     if (fd < 0)
         return fd;
     struct sockaddr_in6 sa;

@@ -41,7 +41,7 @@ static bool tunnelled(const struct conf *c, const struct conf_listener *l)
 bool acl_guarded(const struct conf *c, const struct conf_listener *l)
 {
     return !c->has_rules && l && !addr_is_loopback(&l->addr) &&
-           l->type != CONF_LISTENER_FORWARD && !tunnelled(c, l);
+           conf_listener_is_proxy(l) && !tunnelled(c, l);
 }
 
 /* The egress a verdict's rule (or the default) names. */

@@ -20,8 +20,9 @@
  * whether written as IPs or reached through a name's resolved address.
  * Any rules: key, even an empty list, turns the guard off.  The guard
  * is also off for a tunnel's exit (no listener), for a listener whose
- * via: is a tunnel (there the exit's own rules decide) and for forward
- * listeners (their one target is the operator's choice).
+ * via: is a tunnel (there the exit's own rules decide) and for
+ * listeners that are no proxy (forward, tproxy, redirect: their targets
+ * are the operator's choice, or where the client could route anyway).
  *
  * Egress: a rule's via:, or without one (and when no rule matches) the
  * listener's via:, or direct. */

@@ -156,7 +156,8 @@ static void dgram_connect(struct route *rt, const struct dns_result *addrs)
     addr_set_port(&a, rt->target.port);
     int fd = socket(a.u.sa.sa_family,
                     SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, &a.u.sa, a.len) == 0) {
+    if (fd >= 0 && sock_mark(fd, conf_mark(rt->w->conf)) == 0 &&
+        connect(fd, &a.u.sa, a.len) == 0) {
         done(rt, RESULT_OK, fd);
         return;
     }

@@ -294,7 +294,7 @@ int gateway_listen(struct worker *w, char *err, size_t errlen)
     if (!p)
         return -ENOMEM;
     p->w = w;
-    p->fd = sock_listen(&g->listen, 1024);
+    p->fd = sock_listen(&g->listen, 1024, 0);
     if (p->fd < 0) {
         char a[ADDR_STRLEN];
         snprintf(err, errlen, "gateway: cannot listen on %s: %s",

@@ -516,6 +516,16 @@ static const struct bad bad_policy_cases[] = {
      "  max_head: -16k\n",
      "t.yaml:2:13: ",
      "limits.max_head must be 1k to 64k"},
+    {"mark: 0\n", "t.yaml:1:7: ", "mark must be a number from 1 to "
+     "0xffffffff (decimal or 0x hex), not \"0\""},
+    {"mark: 0x100000000\n", "t.yaml:1:7: ", "mark must be a number"},
+    {"mark: -3\n", "t.yaml:1:7: ", "mark must be a number"},
+    {"mark: 12x\n", "t.yaml:1:7: ", "mark must be a number"},
+    {"listeners:\n  - {type: tproxy, listen: '[::]:1', users: [{name: a,"
+     " password: s3cret}]}\n",
+     "t.yaml:2:5: ", "a tproxy listener takes no users or udp_announce"},
+    {"listeners:\n  - {type: redirect, listen: ':1', target: 'a:1'}\n",
+     "t.yaml:2:44: ", "target is only for forward listeners"},
     /* forward listeners: a target, exactly there, and no users */
     {"listeners:\n  - {type: forward, listen: ':2222'}\n", "t.yaml:2:5: ",
      "a forward listener needs target: HOST:PORT"},
@@ -2171,6 +2181,10 @@ static const struct url_ok url_good[] = {
      "mixed@[::]:7891", "a", "\xe2\x82\xac"},
     {"forward://0.0.0.0:2222/10.0.0.5:22", CONF_LISTENER_FORWARD,
      "0.0.0.0:2222", "forward@0.0.0.0:2222", NULL, NULL},
+    {"tproxy://[::]:12345", CONF_LISTENER_TPROXY, "[::]:12345",
+     "tproxy@[::]:12345", NULL, NULL},
+    {"redirect://0.0.0.0:12346", CONF_LISTENER_REDIRECT, "0.0.0.0:12346",
+     "redirect@0.0.0.0:12346", NULL, NULL},
 };
 
 /* A forward listener: its target, no guard, no "open" needed. */
@@ -2199,6 +2213,39 @@ static void test_forward_listener(void **state)
     assert_int_equal(l->target.kind, TARGET_IP);
     assert_string_equal(l->target.host, "::1");
     assert_string_equal(conf_listener_type_name(l->type), "forward");
+    assert_int_equal(conf_mark(c), 0); /* nothing intercepts */
+    conf_free(c);
+}
+
+/* Intercepting listeners: no "open" needed, no guard, a default mark
+ * unless mark: sets one. */
+static void test_intercepting_listeners(void **state)
+{
+    (void)state;
+    struct conf *c = NULL;
+    char err[256] = "";
+    int rc = load("listeners:\n"
+                  "  - {type: tproxy, listen: '[::]:12345', via: t}\n"
+                  "  - {type: redirect, listen: '0.0.0.0:12346'}\n"
+                  "egresses:\n  - {name: t, type: tunnel}\n",
+                  &c, err, sizeof(err));
+    if (rc != 0)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->listeners[0].type, CONF_LISTENER_TPROXY);
+    assert_int_equal(c->listeners[1].type, CONF_LISTENER_REDIRECT);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_false(conf_listener_is_proxy(&c->listeners[i]));
+        assert_false(conf_listener_exposed(&c->listeners[i]));
+        assert_false(acl_guarded(c, &c->listeners[i]));
+    }
+    assert_int_equal(conf_mark(c), CONF_MARK_DEFAULT);
+    conf_free(c);
+    rc = load("mark: 0x2a\nlisteners:\n"
+              "  - {type: tproxy, listen: '[::]:12345'}\n",
+              &c, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    assert_int_equal(conf_mark(c), 42);
     conf_free(c);
 }
 
@@ -2239,7 +2286,8 @@ static const struct url_bad url_bad[] = {
      "invalid listener URL: no scheme (e.g. mixed://127.0.0.1:7890)"},
     {"ftp://1.2.3.4:21",
      "invalid listener URL \"ftp://1.2.3.4:21\": unknown scheme (use "
-     "mixed, http, socks, socks5, socks4, socks4a or forward)"},
+     "mixed, http, socks, socks5, socks4, socks4a, forward, tproxy or "
+     "redirect)"},
     {"mixed://localhost:7890",
      "invalid listener URL \"mixed://localhost:7890\": the host must be a "
      "numeric IP address, not a name"},
@@ -2281,8 +2329,11 @@ static const struct url_bad url_bad[] = {
      "invalid listener URL \"forward://127.0.0.1:2222\": a forward "
      "listener needs its target: forward://HOST:PORT/TARGET:PORT"},
     {"forward://a:s3cret@127.0.0.1:2222/h:22",
-     "invalid listener URL \"forward://***@127.0.0.1:2222/h:22\": a "
-     "forward listener takes no user"},
+     "invalid listener URL \"forward://***@127.0.0.1:2222/h:22\": only "
+     "proxy listeners take a user"},
+    {"tproxy://a:s3cret@[::]:12345",
+     "invalid listener URL \"tproxy://***@[::]:12345\": only proxy "
+     "listeners take a user"},
     {"forward://127.0.0.1:2222/h",
      "invalid listener URL \"forward://127.0.0.1:2222/h\": use HOST:PORT "
      "or [IPv6]:PORT with a port 1-65535"},
@@ -2398,6 +2449,7 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_forward_listener),
+        cmocka_unit_test(test_intercepting_listeners),
         cmocka_unit_test(test_url_good),
         cmocka_unit_test(test_url_bad),
         cmocka_unit_test(test_dns_servers),
