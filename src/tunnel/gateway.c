@@ -29,9 +29,12 @@ struct gateway_port {
     struct worker *w;
     int fd;
     struct loop_io io;
+    struct loop_timer retry; /* watch again after EMFILE/ENFILE */
     bool closed;
     struct loop_defer free_later;
 };
+
+#define ACCEPT_PAUSE_MS 100
 
 enum conn_phase { G_SNIFF, G_WS_SENT, G_HELLO, G_DONE };
 
@@ -277,12 +280,24 @@ static void on_accept(struct loop_io *io, uint32_t events)
         if (fd == -EAGAIN || fd == -EINTR || fd == -ECONNABORTED)
             return;
         if (fd < 0) {
+            /* Out of descriptors: stop watching for a moment, or the
+             * level-triggered socket would wake us without pause. */
             log_warn("gateway: accept: %s", strerror(-fd));
+            if (loop_mod(p->w->loop, &p->io, 0) < 0 ||
+                loop_timer_arm(p->w->loop, &p->retry, ACCEPT_PAUSE_MS) < 0)
+                log_error("gateway: cannot pause accepting");
             return;
         }
         sock_tune(fd);
         serve(p->w, fd, &peer);
     }
+}
+
+static void on_retry(struct loop_timer *t)
+{
+    struct gateway_port *p = t->ud;
+    if (!p->closed && loop_mod(p->w->loop, &p->io, EPOLLIN) < 0)
+        log_error("gateway: cannot watch the listening socket");
 }
 
 int gateway_listen(struct worker *w, char *err, size_t errlen)
@@ -294,6 +309,7 @@ int gateway_listen(struct worker *w, char *err, size_t errlen)
     if (!p)
         return -ENOMEM;
     p->w = w;
+    loop_timer_init(&p->retry, on_retry, p);
     p->fd = sock_listen(&g->listen, 1024, 0);
     if (p->fd < 0) {
         char a[ADDR_STRLEN];
@@ -320,6 +336,7 @@ void gateway_drain(struct worker *w)
     struct gateway_port *p = w->gateway;
     if (p && !p->closed) {
         p->closed = true;
+        loop_timer_disarm(w->loop, &p->retry);
         loop_del(w->loop, &p->io);
         p->io.fd = -1; /* an event of this batch may still name p */
         close(p->fd);
