@@ -21,6 +21,9 @@ PACKAGES=(
     python3-websockets                        # t_websocket (echo origin)
     chromium                                  # t_chromium (headless)
     squid dante-server                        # t_chain (parent proxies)
+    # t_yamux_interop: a Go peer on hashicorp/yamux, built offline in
+    # GOPATH mode from /usr/share/gocode
+    golang-go golang-github-hashicorp-yamux-dev
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -702,6 +702,14 @@ static void open_in(struct link_stream *s, const uint8_t *p, size_t n)
     if (used < 0) {
         log_info("tunnel: stream %u: malformed %s", s->id,
                  s->state == S_OPENING ? "open reply" : "open request");
+        if (s->state == S_ACCEPTING &&
+            (used == -EAFNOSUPPORT || used == -EINVAL)) {
+            /* a version-1 opener gets its reply: why, not just RST */
+            link_stream_accept(s, used == -EAFNOSUPPORT ? RESULT_BAD_ADDRTYPE
+                                                        : RESULT_BAD_REQUEST,
+                               -1);
+            return;
+        }
         stream_end(s, true);
         return;
     }
