@@ -24,12 +24,12 @@ struct exit_dial {
 static void log_line(const struct exit_dial *x, enum result r,
                      const char *egress)
 {
-    char a[ADDR_STRLEN];
-    log_access("client=%s listener=tunnel:%s proto=%s user=%s target=%s:%u "
+    char a[ADDR_STRLEN], t[ADDR_STRLEN + TARGET_HOST_MAX];
+    log_access("client=%s listener=tunnel:%s proto=%s user=%s target=%s "
                "result=%s egress=%s ms=%llu",
                addr_format(&x->req.client, a, sizeof(a)), x->who,
                x->req.proto, x->tag_user[0] ? x->tag_user : "-",
-               x->req.target.host, x->req.target.port, result_word(r),
+               target_format(&x->req.target, t, sizeof(t)), result_word(r),
                egress,
                (unsigned long long)(loop_now(x->w->loop) - x->started));
 }

@@ -1135,13 +1135,29 @@ void link_set_entry(struct link *l, struct tunreg_entry *e)
 }
 struct tunreg_entry *link_entry(const struct link *l) { return l->entry; }
 
+/* A UDP stream never ends by itself: at a drain it is reset, and the
+ * opener's next datagram opens a stream on another link. */
+static void reset_udp_streams(struct link *l)
+{
+    for (unsigned i = 0; i < l->n_buckets && !l->closed; i++) {
+        for (struct link_stream *s = l->buckets[i], *next; s; s = next) {
+            next = s->hnext;
+            if (s->kind == TUNMSG_UDP)
+                stream_end(s, true);
+            if (l->closed)
+                return;
+        }
+    }
+}
+
 void link_goaway(struct link *l)
 {
     if (l->closed || l->goaway_out)
         return;
     l->goaway_out = true;
     ctl_frame(l, YAMUX_GO_AWAY, 0, 0, YAMUX_GOAWAY_NORMAL);
-    if (l->n_streams == 0)
+    reset_udp_streams(l);
+    if (l->n_streams == 0 && !l->closed)
         link_close(l, "goaway");
 }
 
