@@ -15,6 +15,7 @@
 #include "core/sock.h"
 #include "core/worker.h"
 #include "policy/auth.h"
+#include "tproxy/rulescmd.h"
 #include "tunnel/gateway.h"
 #include "tunnel/tunnels.h"
 
@@ -31,6 +32,9 @@ static const char usage[] =
     "       ferry agent --server URL --token T [--ca F | --fingerprint H]\n"
     "                     [-L URL]...   dial the gateway; it exits here;\n"
     "                                   -L proxies exit at the gateway\n"
+    "       ferry tproxy-rules [--apply | --remove | --check] [options]\n"
+    "                     print or apply the nftables rules for\n"
+    "                     transparent proxying (ferry tproxy-rules --help)\n"
     "\n"
     "With no -c and no -L, ferry runs its embedded default: a mixed\n"
     "HTTP+SOCKS proxy on 127.0.0.1:7890.\n"
@@ -532,6 +536,8 @@ static int passwd(void)
 int main(int argc, char **argv)
 {
     struct cli cli;
+    if (argc > 1 && strcmp(argv[1], "tproxy-rules") == 0)
+        return tprules_main(argc - 1, argv + 1);
     if (parse_cli(&cli, argc, argv) < 0)
         return 2;
     if (strcmp(cli.command, "passwd") == 0)

@@ -13,6 +13,7 @@
 #include <linux/netfilter_ipv4.h>
 
 #include "core/addr.h"
+#include "core/sock.h"
 
 /* linux/netfilter_ipv6/ip6_tables.h defines it too, but drags in the
  * whole x_tables ABI; the value is part of the kernel ABI. */
@@ -30,11 +31,12 @@ void origdst_unmap(struct sockaddr_storage *ss)
     memcpy(ss, &a.u, a.len);
 }
 
-/* The payload a cmsg must carry: a sockaddr of the family it is for. */
-static int cmsg_addr(const struct cmsghdr *c, int family, size_t need,
-                     struct sockaddr_storage *dst)
+/* The payload a cmsg must carry: a sockaddr of the family it is for,
+ * within the room left in the control buffer. */
+static int cmsg_addr(const struct cmsghdr *c, size_t room, int family,
+                     size_t need, struct sockaddr_storage *dst)
 {
-    if (c->cmsg_len < CMSG_LEN(need))
+    if (c->cmsg_len < CMSG_LEN(need) || c->cmsg_len > room)
         return -EINVAL;
     memset(dst, 0, sizeof(*dst));
     memcpy(dst, CMSG_DATA(c), need);
@@ -48,11 +50,14 @@ int origdst_from_cmsg(const struct msghdr *msg, struct sockaddr_storage *dst)
 {
     /* CMSG_NXTHDR takes a non-const msghdr but does not write to it. */
     struct msghdr *m = (struct msghdr *)msg;
+    const uint8_t *base = m->msg_control;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        size_t room = m->msg_controllen - (size_t)((uint8_t *)c - base);
         if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR)
-            return cmsg_addr(c, AF_INET, sizeof(struct sockaddr_in), dst);
+            return cmsg_addr(c, room, AF_INET, sizeof(struct sockaddr_in), dst);
         if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_ORIGDSTADDR)
-            return cmsg_addr(c, AF_INET6, sizeof(struct sockaddr_in6), dst);
+            return cmsg_addr(c, room, AF_INET6, sizeof(struct sockaddr_in6),
+                             dst);
     }
     return (msg->msg_flags & MSG_CTRUNC) ? -EMSGSIZE : -ENOENT;
 }
@@ -73,12 +78,11 @@ int origdst_redirect(int fd, struct sockaddr_storage *dst)
     if (rc < 0)
         return rc;
     bool v4 = dst->ss_family == AF_INET;
-    socklen_t len = v4 ? sizeof(struct sockaddr_in)
-                       : sizeof(struct sockaddr_in6);
+    socklen_t len =
+        v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     memset(dst, 0, sizeof(*dst));
     if (getsockopt(fd, v4 ? SOL_IP : SOL_IPV6,
-                   v4 ? SO_ORIGINAL_DST : IP6T_SO_ORIGINAL_DST, dst,
-                   &len) < 0)
+                   v4 ? SO_ORIGINAL_DST : IP6T_SO_ORIGINAL_DST, dst, &len) < 0)
         return -errno;
     origdst_unmap(dst);
     return 0;
@@ -116,27 +120,22 @@ int origdst_make_transparent(int fd, int family, bool udp, char *err,
                              size_t errlen)
 {
     bool v6 = family == AF_INET6;
-    int rc = set_on(fd, SOL_IP, IP_TRANSPARENT, "IP_TRANSPARENT", err,
-                    errlen);
-    if (rc == 0 && v6)
-        rc = set_on(fd, SOL_IPV6, IPV6_TRANSPARENT, "IPV6_TRANSPARENT", err,
-                    errlen);
+    int rc = sock_transparent(fd, family);
+    if (rc < 0)
+        return explain(-rc, "IP_TRANSPARENT", err, errlen);
     if (rc == 0 && udp)
-        rc = set_on(fd, SOL_IP, IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR",
-                    err, errlen);
+        rc = set_on(fd, SOL_IP, IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR", err,
+                    errlen);
     if (rc == 0 && udp && v6)
-        rc = set_on(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR,
-                    "IPV6_RECVORIGDSTADDR", err, errlen);
+        rc = set_on(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR",
+                    err, errlen);
     return rc;
 }
 
 int origdst_set_mark(int fd, uint32_t mark, char *err, size_t errlen)
 {
-    if (mark == 0)
-        return 0;
-    if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
-        return explain(errno, "SO_MARK", err, errlen);
-    return 0;
+    int rc = sock_mark(fd, mark);
+    return rc < 0 ? explain(-rc, "SO_MARK", err, errlen) : 0;
 }
 
 int origdst_reply_socket(const struct sockaddr_storage *src, uint32_t mark,
@@ -152,8 +151,7 @@ int origdst_reply_socket(const struct sockaddr_storage *src, uint32_t mark,
     int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return explain(errno, "reply socket", err, errlen);
-    int rc = set_on(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", err,
-                    errlen);
+    int rc = set_on(fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", err, errlen);
     if (rc == 0)
         rc = origdst_make_transparent(fd, family, false, err, errlen);
     if (rc == 0)
@@ -161,8 +159,9 @@ int origdst_reply_socket(const struct sockaddr_storage *src, uint32_t mark,
     socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in)
                                       : sizeof(struct sockaddr_in6);
     if (rc == 0 && bind(fd, (const struct sockaddr *)&at, len) < 0)
-        rc = explain(errno, "binding the reply socket to the original "
-                            "destination",
+        rc = explain(errno,
+                     "binding the reply socket to the original "
+                     "destination",
                      err, errlen);
     if (rc < 0) {
         close(fd);
@@ -201,8 +200,8 @@ static bool is_wildcard(const struct sockaddr_storage *ss)
 {
     static const uint8_t zero[16];
     size_t len;
-    const uint8_t *ip = ip_bytes(ss, &len);
-    return memcmp(ip, zero, len) == 0;
+    const void *p = ip_bytes(ss, &len);
+    return memcmp(p, zero, len) == 0;
 }
 
 /* Is ip (unmapped) loopback or one of the host's addresses? */
@@ -210,8 +209,7 @@ static bool is_local(const struct sockaddr_storage *ip,
                      const struct sockaddr_storage *local, size_t n_local)
 {
     struct addr a;
-    if (addr_from_sockaddr(&a, (const struct sockaddr *)ip, sizeof(*ip)) ==
-            0 &&
+    if (addr_from_sockaddr(&a, (const struct sockaddr *)ip, sizeof(*ip)) == 0 &&
         addr_is_loopback(&a))
         return true;
     for (size_t i = 0; i < n_local; i++) {
@@ -226,8 +224,7 @@ static bool is_local(const struct sockaddr_storage *ip,
 /* Would a connection to d (unmapped) land on listener l? */
 static bool hits_listener(const struct sockaddr_storage *d,
                           const struct sockaddr_storage *listener,
-                          const struct sockaddr_storage *local,
-                          size_t n_local)
+                          const struct sockaddr_storage *local, size_t n_local)
 {
     struct sockaddr_storage l = *listener;
     origdst_unmap(&l);
@@ -243,8 +240,8 @@ static bool hits_listener(const struct sockaddr_storage *d,
 
 bool origdst_is_self(const struct sockaddr_storage *dst,
                      const struct sockaddr_storage *listeners,
-                     size_t n_listeners,
-                     const struct sockaddr_storage *local, size_t n_local)
+                     size_t n_listeners, const struct sockaddr_storage *local,
+                     size_t n_local)
 {
     struct sockaddr_storage d = *dst;
     origdst_unmap(&d);

@@ -35,8 +35,8 @@
 #include <sys/socket.h>
 
 /* Control-buffer size recvmsg() needs for the original destination. */
-#define ORIGDST_CMSG_SPACE                                                    \
-    (CMSG_SPACE(sizeof(struct sockaddr_in6)) +                                \
+#define ORIGDST_CMSG_SPACE                                                     \
+    (CMSG_SPACE(sizeof(struct sockaddr_in6)) +                                 \
      CMSG_SPACE(sizeof(struct sockaddr_in)))
 
 /* An IPv4-mapped IPv6 address in *ss becomes AF_INET; others unchanged. */
@@ -95,7 +95,7 @@ int origdst_reply_socket(const struct sockaddr_storage *src, uint32_t mark,
  * IPv4. */
 bool origdst_is_self(const struct sockaddr_storage *dst,
                      const struct sockaddr_storage *listeners,
-                     size_t n_listeners,
-                     const struct sockaddr_storage *local, size_t n_local);
+                     size_t n_listeners, const struct sockaddr_storage *local,
+                     size_t n_local);
 
 #endif

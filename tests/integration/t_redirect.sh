@@ -8,24 +8,12 @@
 # files come back.  Needs root (else exit 77).
 source "$(dirname "$0")/intercept_lib.sh"
 
-# The interception rules in the router (`ferry tproxy-rules` will write
-# them one day): TCP from the client's side (vrc) and, in host mode, the
-# router's own TCP but ferry's (mark 0x1f3) and local destinations.
+# The rules, by ferry tproxy-rules: nat redirect for the client's side
+# (vrc) and the router's own traffic, except ferry's (mark 0x1f3).
 redirect_rules() { # PORT
-    in_ns "$NS_R" nft -f - <<EOF
-table inet ferry_it {
-    chain pre {
-        type nat hook prerouting priority dstnat; policy accept;
-        iifname "vrc" meta l4proto tcp redirect to :$1
-    }
-    chain out {
-        type nat hook output priority -100; policy accept;
-        meta mark 0x1f3 return
-        fib daddr type local return
-        meta l4proto tcp redirect to :$1
-    }
-}
-EOF
+    in_ns "$NS_R" "$FERRY_BIN" tproxy-rules --apply --mode redirect --lan \
+        --iface vrc --host --port "$1" >"$T/rules.out" 2>&1 ||
+        fail "tproxy-rules --apply: $(cat "$T/rules.out")"
 }
 
 PORT=12346

@@ -9,31 +9,14 @@
 # looped; ferry's open files come back.  Needs root (else exit 77).
 source "$(dirname "$0")/intercept_lib.sh"
 
-# The interception rules in the router (`ferry tproxy-rules` will write
-# them one day): from the client's side (vrc) and, in host mode, the
-# router's own traffic, rerouted to lo by mark 1, except ferry's (mark
-# 0x1f3), replies and local destinations.
+# The interception rules in the router, written by ferry tproxy-rules:
+# traffic from the client's side (vrc) and the router's own (host mode,
+# output chain), except ferry's (mark 0x1f3), replies and local
+# destinations; DNS too.  --remove at the end must restore the ruleset.
 tproxy_rules() { # PORT
-    ip -n "$NS_R" rule add fwmark 1 lookup 100
-    ip -n "$NS_R" route add local 0.0.0.0/0 dev lo table 100
-    ip -n "$NS_R" -6 rule add fwmark 1 lookup 100
-    ip -n "$NS_R" -6 route add local ::/0 dev lo table 100
-    in_ns "$NS_R" nft -f - <<EOF
-table inet ferry_it {
-    chain pre {
-        type filter hook prerouting priority mangle; policy accept;
-        iifname "vrc" meta l4proto { tcp, udp } tproxy to :$1 meta mark set 1 accept
-        iif "lo" meta mark 1 meta l4proto { tcp, udp } tproxy to :$1 accept
-    }
-    chain out {
-        type route hook output priority mangle; policy accept;
-        meta mark 0x1f3 return
-        ct direction reply return
-        fib daddr type local return
-        meta l4proto { tcp, udp } meta mark set 1
-    }
-}
-EOF
+    in_ns "$NS_R" "$FERRY_BIN" tproxy-rules --apply --lan --iface vrc \
+        --host --dns --port "$1" >"$T/rules.out" 2>&1 ||
+        fail "tproxy-rules --apply: $(cat "$T/rules.out")"
 }
 
 PORT=12345
