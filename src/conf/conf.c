@@ -507,9 +507,7 @@ static const char *parse_announce(const char *s, struct addr *a)
 {
     if (addr_from_ip(a, s, 0) < 0)
         return "it must be a numeric IP address, without a port";
-    if ((a->u.sa.sa_family == AF_INET && a->u.in.sin_addr.s_addr == 0) ||
-        (a->u.sa.sa_family == AF_INET6 &&
-         IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr)))
+    if (addr_is_unspecified(a))
         return "clients cannot send to 0.0.0.0 or ::";
     return NULL;
 }

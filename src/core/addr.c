@@ -80,6 +80,14 @@ char *addr_format(const struct addr *a, char *out, size_t cap)
     return out;
 }
 
+bool addr_is_unspecified(const struct addr *a)
+{
+    if (a->u.sa.sa_family == AF_INET)
+        return a->u.in.sin_addr.s_addr == 0;
+    return a->u.sa.sa_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
+}
+
 bool addr_is_loopback(const struct addr *a)
 {
     if (a->u.sa.sa_family == AF_INET)

@@ -46,6 +46,8 @@ char *addr_format(const struct addr *a, char *out, size_t cap);
 /* Just the IP text, no port or brackets. */
 char *addr_format_ip(const struct addr *a, char *out, size_t cap);
 bool addr_is_loopback(const struct addr *a);
+/* 0.0.0.0 or :: (the port is not looked at). */
+bool addr_is_unspecified(const struct addr *a);
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes plain IPv4, so
  * policy only ever sees one form of an IPv4 address. */
 void addr_unmap_v4(struct addr *a);

@@ -237,10 +237,14 @@ static void build_userpass(struct upstream *u)
 /* VER CMD=CONNECT RSV ATYP DST.ADDR DST.PORT; a name goes as ATYP 3. */
 static int build_request(struct upstream *u)
 {
+    /* UDP ASSOCIATE names the client's source: unknown yet, zeros. */
+    struct target any = {.kind = TARGET_IP};
+    addr_from_ip(&any.ip, "0.0.0.0", 0);
     u->out[0] = SOCKS5_VERSION;
-    u->out[1] = SOCKS_CMD_CONNECT;
+    u->out[1] = u->spec.relay ? SOCKS_CMD_UDP_ASSOCIATE : SOCKS_CMD_CONNECT;
     u->out[2] = 0x00;
-    int n = socks5_encode_addr(u->out + 3, sizeof(u->out) - 3, &u->target);
+    int n = socks5_encode_addr(u->out + 3, sizeof(u->out) - 3,
+                               u->spec.relay ? &any : &u->target);
     if (n < 0)
         return n;
     set_out(u, 3 + (size_t)n);
@@ -369,7 +373,26 @@ static enum result socks_verdict(uint8_t rep)
     }
 }
 
-/* VER REP RSV ATYP BND.ADDR BND.PORT; the bound address is not used. */
+/* Where a UDP ASSOCIATE's datagrams go: BND, or the parent's own IP
+ * when BND is unspecified (RFC 1928 lets a server say so). */
+static enum result set_relay(struct upstream *u, const struct target *bnd)
+{
+    struct addr peer;
+    if (bnd->kind != TARGET_IP || bnd->port == 0)
+        return RESULT_BAD_ADDRTYPE;
+    *u->spec.relay = bnd->ip;
+    addr_unmap_v4(u->spec.relay);
+    if (!addr_is_unspecified(u->spec.relay))
+        return RESULT_OK;
+    if (sock_peer(u->io.fd, &peer) < 0)
+        return RESULT_INTERNAL;
+    addr_unmap_v4(&peer);
+    addr_set_port(&peer, bnd->port);
+    *u->spec.relay = peer;
+    return RESULT_OK;
+}
+
+/* VER REP RSV ATYP BND.ADDR BND.PORT; BND only matters for UDP. */
 static int on_socks_reply(struct upstream *u, const uint8_t *b, size_t n)
 {
     struct target bnd;
@@ -391,7 +414,7 @@ static int on_socks_reply(struct upstream *u, const uint8_t *b, size_t n)
         return -EAGAIN;
     if (len < 0)
         return -EBADMSG;
-    decide(u, RESULT_OK);
+    decide(u, u->spec.relay ? set_relay(u, &bnd) : RESULT_OK);
     return 3 + len;
 }
 

@@ -40,6 +40,10 @@ struct upstream_spec {
     struct target proxy;    /* the parent's host:port (name or IP) */
     const char *user, *pass; /* user NULL = no auth (pass then unused);
                                 each at most 255 bytes */
+    struct addr *relay; /* SOCKS5 only: non-NULL asks UDP ASSOCIATE
+                           instead of CONNECT, and gets the relay's
+                           address (BND, or the parent's IP when BND is
+                           0.0.0.0/::); borrowed, must outlive the dial */
 };
 
 /* The spec of a parent egress (type http or socks5); its strings are

@@ -248,7 +248,8 @@ static void forward(struct session *s)
 
 /* Every datagram of the association asks the access rules (protocol
  * udp).  Direct targets go from the association's own socket; a tunnel
- * egress gets a flow per target; other parents carry no UDP: refused. */
+ * or SOCKS5 parent egress gets a flow per target; an HTTP parent
+ * carries no UDP: refused. */
 static enum udpassoc_way udp_way(void *ud, const struct target *dst,
                                  const struct addr *addr)
 {
@@ -267,8 +268,8 @@ static enum udpassoc_way udp_way(void *ud, const struct target *dst,
         return UDPASSOC_DENY;
     if (!v.egress)
         return UDPASSOC_DIRECT;
-    return v.egress->type == CONF_EGRESS_TUNNEL ? UDPASSOC_FLOW
-                                                : UDPASSOC_DENY;
+    return v.egress->type == CONF_EGRESS_HTTP ? UDPASSOC_DENY
+                                              : UDPASSOC_FLOW;
 }
 
 /* The control connection carries nothing more (RFC 1928 section 7):

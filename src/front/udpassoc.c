@@ -120,13 +120,6 @@ static bool same_addr(const struct addr *a, const struct addr *b)
     return same_ip(a, b) && addr_port(a) == addr_port(b);
 }
 
-static bool ip_is_zero(const struct addr *a)
-{
-    if (a->u.sa.sa_family == AF_INET)
-        return a->u.in.sin_addr.s_addr == 0;
-    return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
-}
-
 /* --- counting and sending ------------------------------------------ */
 
 static void drop(struct udpassoc *u, const char *why)
@@ -638,7 +631,7 @@ static void set_hint(struct udpassoc *u, const struct target *req_hint)
         return; /* a name says nothing about the client's address */
     struct addr ip = req_hint->ip;
     addr_unmap_v4(&ip);
-    if (ip.len && !ip_is_zero(&ip))
+    if (ip.len && !addr_is_unspecified(&ip))
         u->hint_ip = ip;
 }
 

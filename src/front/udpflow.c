@@ -11,12 +11,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "policy/route.h"
+#include "proto/socks.h"
 
 #define DGRAM_MAX 65536      /* more than any UDP or tunnel datagram */
 #define READ_BATCH 32        /* datagrams per wake-up */
@@ -34,10 +36,12 @@ struct udpflow {
     struct worker *w; /* borrowed */
     struct request req;
     struct target target;
-    struct route *rt;  /* owned while the route is being made */
-    struct loop_io io; /* fd -1 until routed; owned */
-    bool seqpacket;    /* a tunnel stream: recv() 0 is its end */
-    struct held *held; /* FIFO, owned */
+    struct route *rt;   /* owned while the route is being made */
+    struct loop_io io;  /* fd -1 until routed; owned */
+    struct loop_io ctl; /* a SOCKS5 parent's association (its datagrams
+                           carry SOCKS5 UDP headers); fd -1: none */
+    bool seqpacket;     /* a tunnel stream: recv() 0 is its end */
+    struct held *held;  /* FIFO, owned */
     struct held **held_tail;
     unsigned n_held;
     size_t held_bytes;
@@ -79,9 +83,20 @@ static void end(struct udpflow *f, enum result r)
 
 static void send_now(struct udpflow *f, const uint8_t *p, size_t n)
 {
+    uint8_t hdr[SOCKS5_UDP_HEADER_MAX];
+    struct iovec iov[2] = {{hdr, 0}, {(void *)p, n}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+    if (f->ctl.fd >= 0) { /* through a SOCKS5 parent: say where to */
+        int h = socks5_encode_udp_header(hdr, sizeof(hdr), &f->target);
+        if (h < 0) {
+            drop(f, "cannot encode the target");
+            return;
+        }
+        iov[0].iov_len = (size_t)h;
+    }
     ssize_t rc;
     do
-        rc = send(f->io.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        rc = sendmsg(f->io.fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     while (rc < 0 && errno == EINTR);
     if (rc < 0) {
         drop(f, strerror(errno)); /* EAGAIN too: UDP may lose it */
@@ -123,6 +138,22 @@ void udpflow_send(struct udpflow *f, const uint8_t *p, size_t n)
 
 /* --- datagrams from the target ------------------------------------- */
 
+/* A datagram from a SOCKS5 parent's relay: skip its header (fragments
+ * are dropped, as RFC 1928 allows).  False when it is dropped. */
+static bool strip_header(struct udpflow *f, const uint8_t **p, size_t *n)
+{
+    uint8_t frag;
+    struct target src;
+    int h = socks5_parse_udp_header(*p, *n, &frag, &src);
+    if (h < 0 || frag != 0) {
+        drop(f, h < 0 ? "malformed relay header" : "fragment");
+        return false;
+    }
+    *p += h;
+    *n -= (size_t)h;
+    return true;
+}
+
 /* One recv(): true to go on reading. */
 static bool read_one(struct udpflow *f, uint8_t *buf)
 {
@@ -148,10 +179,32 @@ static bool read_one(struct udpflow *f, uint8_t *buf)
         drop(f, "datagram too big");
         return true;
     }
-    f->st.down += (size_t)n;
+    const uint8_t *p = buf;
+    size_t len = (size_t)n;
+    if (f->ctl.fd >= 0 && !strip_header(f, &p, &len))
+        return true;
+    f->st.down += len;
     f->st.last_active = loop_now(f->w->loop);
-    f->on_recv(f->ud, buf, (size_t)n);
+    f->on_recv(f->ud, p, len);
     return !f->ended;
+}
+
+/* The association's TCP connection: its end ends the flow (RFC 1928:
+ * the relay lives as long as it); anything it says is ignored. */
+static void on_ctl(struct loop_io *io, uint32_t events)
+{
+    struct udpflow *f = io->ud;
+    char sink[256];
+    (void)events;
+    for (;;) {
+        ssize_t n = recv(io->fd, sink, sizeof(sink), 0);
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        end(f, RESULT_OK);
+        return;
+    }
 }
 
 static void on_io(struct loop_io *io, uint32_t events)
@@ -205,8 +258,16 @@ static void on_routed(void *ud, enum result r, int fd,
     }
     f->seqpacket = is_seqpacket(fd);
     int rc = loop_add(f->w->loop, &f->io, fd, IO_EVENTS, on_io, f);
-    if (rc < 0) {
+    if (rc < 0)
         close(fd);
+    int ctl = info->dgram_control;
+    if (rc == 0 && ctl >= 0 &&
+        (rc = loop_add(f->w->loop, &f->ctl, ctl, EPOLLIN | EPOLLRDHUP | EPOLLET,
+                       on_ctl, f)) < 0)
+        close(ctl);
+    else if (rc < 0 && ctl >= 0)
+        close(ctl);
+    if (rc < 0) {
         end(f, RESULT_INTERNAL);
         return;
     }
@@ -223,7 +284,7 @@ int udpflow_open(struct udpflow **out, struct worker *w,
     f->w = w;
     f->req = *req;
     f->target = *t;
-    f->io.fd = -1;
+    f->io.fd = f->ctl.fd = -1;
     f->held_tail = &f->held;
     f->on_recv = on_recv;
     f->on_end = on_end;
@@ -254,6 +315,15 @@ static void free_flow(struct loop_defer *d)
     free(d->ud);
 }
 
+static void close_io(struct udpflow *f, struct loop_io *io)
+{
+    if (io->fd < 0)
+        return;
+    loop_del(f->w->loop, io);
+    close(io->fd);
+    io->fd = -1; /* an event already fetched for it is skipped */
+}
+
 void udpflow_close(struct udpflow *f)
 {
     if (!f || f->closed)
@@ -263,10 +333,7 @@ void udpflow_close(struct udpflow *f)
     f->rt = NULL;
     f->ended = true; /* no callback from now on */
     free_held(f);
-    if (f->io.fd >= 0) {
-        loop_del(f->w->loop, &f->io);
-        close(f->io.fd);
-        f->io.fd = -1; /* an event already fetched for it is skipped */
-    }
+    close_io(f, &f->io);
+    close_io(f, &f->ctl);
     loop_defer(f->w->loop, &f->free_later, free_flow, f);
 }

@@ -6,7 +6,10 @@
  * flow asks route (ROUTE_DGRAM, so the exit side's access rules and
  * egress choice apply) for a descriptor that carries datagrams: a
  * connected UDP socket when direct, a tunnel's UDP stream (a
- * SOCK_SEQPACKET socketpair end) when through a tunnel.  Datagrams sent
+ * SOCK_SEQPACKET socketpair end) when through a tunnel, or a UDP socket
+ * connected to a SOCKS5 parent's relay (UDP ASSOCIATE; each datagram
+ * then carries a SOCKS5 header naming the target, and the association's
+ * TCP connection is held open as long as the flow).  Datagrams sent
  * while the route is being made wait, a few and bounded; afterwards
  * each goes out with one send(), and UDP has no backpressure: what the
  * descriptor cannot take now is dropped and counted.  Datagrams coming

@@ -38,6 +38,7 @@ struct route {
     struct tunnel_open *tun;
     struct addr client;
     struct upstream_spec spec;
+    struct addr relay; /* a SOCKS5 parent's UDP relay */
     struct route_info info;
     char proxy_auth[700];
     struct loop_defer start;
@@ -70,6 +71,32 @@ static void on_egress(void *ud, enum result r, int fd)
     rt->up = NULL;
     rt->tun = NULL;
     done(rt, r, fd);
+}
+
+/* A SOCKS5 parent granted UDP ASSOCIATE on control connection ctl: a
+ * UDP socket connected to its relay carries the datagrams. */
+static void on_associated(void *ud, enum result r, int ctl)
+{
+    struct route *rt = ud;
+    rt->up = NULL;
+    int fd = -1;
+    if (r == RESULT_OK) {
+        fd = socket(rt->relay.u.sa.sa_family,
+                    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || sock_mark(fd, conf_mark(rt->w->conf)) < 0 ||
+            connect(fd, &rt->relay.u.sa, rt->relay.len) < 0)
+            r = RESULT_INTERNAL;
+    }
+    if (r != RESULT_OK) {
+        if (fd >= 0)
+            close(fd);
+        if (ctl >= 0)
+            close(ctl);
+        done(rt, r, -1);
+        return;
+    }
+    rt->info.dgram_control = ctl;
+    done(rt, RESULT_OK, fd);
 }
 
 static bool pooled(struct route *rt)
@@ -116,8 +143,16 @@ static void via_parent(struct route *rt, const struct conf_egress *e)
         via_tunnel(rt, e);
         return;
     }
+    if (rt->kind == ROUTE_DGRAM && e->type == CONF_EGRESS_SOCKS5) {
+        rt->spec = upstream_spec_of(e);
+        rt->spec.relay = &rt->relay;
+        if (upstream_start(rt->w, &rt->spec, &rt->target, on_associated, rt,
+                           &rt->up) < 0)
+            done(rt, RESULT_INTERNAL, -1);
+        return;
+    }
     if (rt->kind == ROUTE_DGRAM) {
-        done(rt, RESULT_NOT_IMPLEMENTED, -1); /* no UDP via parents */
+        done(rt, RESULT_NOT_IMPLEMENTED, -1); /* no UDP via HTTP */
         return;
     }
     rt->info.http_proxy = http;
@@ -301,6 +336,7 @@ int route_start(struct worker *w, const struct request *req,
     rt->listener = req->listener;
     rt->client = req->client;
     rt->kind = kind;
+    rt->info.dgram_control = -1;
     loop_defer(w->loop, &rt->start, on_start, rt);
     *out = rt;
     return 0;

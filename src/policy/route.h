@@ -25,8 +25,9 @@ enum route_kind {
                          is reached plainly and spoken to in absolute-form;
                          pooled connections are reused */
     ROUTE_HTTP_FRESH, /* the same, never from the pool (a stale retry) */
-    ROUTE_DGRAM,      /* datagrams: a connected UDP socket (direct), or a
-                         tunnel's UDP stream; parent proxies cannot */
+    ROUTE_DGRAM,      /* datagrams: a connected UDP socket (direct, or to
+                         a SOCKS5 parent's UDP relay), or a tunnel's UDP
+                         stream; an HTTP parent cannot */
 };
 
 /* How the socket reaches the target. */
@@ -37,6 +38,11 @@ struct route_info {
                                (fd is its socket); else NULL */
     const char *proxy_auth; /* its "Basic ..." credentials, or NULL */
     const char *egress;     /* egress name for logs ("direct") */
+    int dgram_control;      /* ROUTE_DGRAM through a SOCKS5 parent: the
+                               association's TCP connection, which the
+                               callee takes and keeps open as long as it
+                               sends (its end ends the relay); else -1.
+                               Datagrams then carry SOCKS5 UDP headers */
     char key[CONNPOOL_KEY_MAX]; /* pool key for this way to the target */
 };
 

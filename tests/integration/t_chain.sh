@@ -12,7 +12,8 @@
 #   anything else          direct
 # Clients: curl through ferry's HTTP CONNECT and SOCKS5 (remote names)
 # front ends, and python raw tunnels for a server that speaks first (its
-# bytes arrive right behind the parent's answer and must not be lost).
+# bytes arrive right behind the parent's answer and must not be lost);
+# SOCKS5 UDP ASSOCIATE whose datagrams go through dante's own UDP relay.
 # Each chained request is checked in the parent's own log (squid's
 # access.log with the user name; dante's log, with the user name when
 # authenticated), and ferry must not resolve the chained names itself:
@@ -368,6 +369,17 @@ assert_eq "$sq_lines" "$(wc -l <"$SQLOG")" \
     "squid log lines after direct requests"
 assert_eq "$dn_conns" "$(grep -c 'tcp/connect \]' "$DNLOG" || true)" \
     "dante relays after direct requests"
+
+say "UDP ASSOCIATE through dante: the name goes to the parent, it resolves"
+start_udp_echo udpecho 127.0.0.1
+dn_udp=$(grep -c 'udpassociate' "$DNLOG" || true)
+py "$UDPC" check --proxy "127.0.0.1:$FP" "echo:www.via-dante.test:$UDP_PORT" \
+    "echo:www.via-dante.test:$UDP_PORT" >"$T/udpc.out" 2>&1 ||
+    fail "UDP through dante: $(tail -n 5 "$T/udpc.out")"
+assert_eq 2 "$(grep -c '^GOT 127.0.0.1:' "$T/udpecho.out")" \
+    "datagrams at the echo server"
+wait_until 5 "dante's UDP association" bash -c \
+    "[[ \$(grep -c 'udpassociate' '$DNLOG') -gt $dn_udp ]]"
 
 # Only the parents resolved the chained names: ferry's resolver never saw
 # them (it was asked for ok.ferry.test, so it logs queries).
