@@ -9,7 +9,12 @@
 #   http  small responses through HTTP forward proxies (wrk against nginx);
 #   post  100 MB POST bodies through HTTP forward proxies (ferrybench post
 #         to the ferrybench httpsink);
-#   udp   SOCKS5 UDP ASSOCIATE datagram rate (ferrybench udp to udpecho).
+#   udp   SOCKS5 UDP ASSOCIATE datagram rate (ferrybench udp to udpecho);
+#   tproxy intercepted TCP throughput in network namespaces: a client whose
+#         default route is a router, intercepted there by ferry (tproxy or
+#         redirect listener, agent) into a TLS tunnel to a gateway, or by
+#         redsocks into dante, on to the ferrybench server in a target
+#         namespace.
 #
 # Within a group every target runs ONE AT A TIME: the ferry variant that a
 # peer is compared with runs right before that peer (ferry, peer, ferry,
@@ -20,7 +25,7 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(dirname "$BENCH_DIR")
-ALL_GROUPS="tcp http post udp"
+ALL_GROUPS="tcp http post udp tproxy"
 TCP_PEERS="haproxy-splice haproxy-copy squid tinyproxy dante microsocks"
 
 usage() {
@@ -29,13 +34,15 @@ usage: bench/run.sh [options]
   --quick            smoke run: small sizes, short windows, 1 repetition
                      (unless --reps is given)
   --only LIST        comma list of groups and/or targets.
-                     groups: tcp, http, post, udp (default: all four);
+                     groups: tcp, http, post, udp, tproxy (default: all);
                      targets: ferry (every ferry variant), ferry-connect,
                      ferry-socks5, haproxy (every HAProxy variant),
                      haproxy-splice, haproxy-copy, haproxy-http, squid,
-                     tinyproxy, dante, microsocks.
+                     tinyproxy, dante, microsocks, ferry-tproxy,
+                     ferry-redirect, redsocks (the redsocks+dante chain).
                      Targets alone select the tcp group (as before groups
-                     existed); with groups they narrow those groups.
+                     existed; tproxy too for its own targets); with groups
+                     they narrow those groups.
   --reps N           repetitions of each ferry/peer pair (default 3)
   --ferry PATH       use this ferry binary instead of building one
   --rev REV          build ferry from git revision REV (git archive) instead
@@ -44,7 +51,7 @@ usage: bench/run.sh [options]
                      (default bench/.build)
   --workers N        pass --workers N to ferry
   --port-base N      loopback ports N..N+62 (default 24000)
-  --bytes SIZE       tcp: single-stream download size (default 2G)
+  --bytes SIZE       tcp, tproxy: single-stream download size (default 2G)
   --conns K          tcp: idle connections for the RSS metric (default 5000)
   --http-conns N     http: wrk connections (default 50)
   --max-minutes M    stop starting new repetitions after M minutes (30);
@@ -146,6 +153,7 @@ group_targets() {
     http) echo "ferry squid tinyproxy haproxy-http" ;;
     post) echo "ferry squid tinyproxy" ;;
     udp) echo "ferry dante" ;;
+    tproxy) echo "ferry-tproxy ferry-redirect redsocks" ;;
     esac
 }
 
@@ -155,6 +163,7 @@ group_peers() {
     http) echo "squid tinyproxy haproxy-http" ;;
     post) echo "squid tinyproxy" ;;
     udp) echo "dante" ;;
+    tproxy) echo "redsocks" ;;
     esac
 }
 
@@ -164,14 +173,20 @@ group_keys() {
     http) echo "rps p50 p99" ;;
     post) echo "post" ;;
     udp) echo "pps loss" ;;
+    tproxy) echo "single multi" ;;
     esac
 }
 
 # What a name given to --only stands for in group $1.
 expand_name() {
     case $2 in
-    ferry) [[ $1 == tcp ]] && echo "ferry-connect ferry-socks5" ||
-        echo ferry ;;
+    ferry)
+        case $1 in
+        tcp) echo "ferry-connect ferry-socks5" ;;
+        tproxy) echo "ferry-tproxy ferry-redirect" ;;
+        *) echo ferry ;;
+        esac
+        ;;
     haproxy)
         case $1 in
         tcp) echo "haproxy-splice haproxy-copy" ;;
@@ -195,6 +210,8 @@ select_targets() {
         groups=$ALL_GROUPS
     elif [[ -z $groups ]]; then
         groups=tcp
+        [[ " $names " =~ \ (ferry-tproxy|ferry-redirect|redsocks)\  ]] &&
+            groups+=" tproxy"
     fi
     for n in $names; do
         known=0
@@ -241,13 +258,18 @@ any_selected() {
 
 ferry_selected() {
     any_selected ferry || any_selected ferry-connect ||
-        any_selected ferry-socks5
+        any_selected ferry-socks5 || any_selected ferry-tproxy ||
+        any_selected ferry-redirect
 }
 
 is_ferry() { [[ $1 == ferry || $1 == ferry-* ]]; }
 
 # The ferry target a peer of group $G is compared with.
 variant_of() {
+    if [[ $G == tproxy ]]; then
+        echo ferry-tproxy
+        return
+    fi
     if [[ $G != tcp ]]; then
         echo ferry
         return
@@ -296,6 +318,11 @@ install_deps() {
     any_selected tinyproxy && pkgs+=(tinyproxy)
     any_selected dante && pkgs+=(dante-server)
     any_selected microsocks && pkgs+=(microsocks)
+    if [[ " $GROUPS_SEL " == *" tproxy "* ]]; then
+        pkgs+=(iproute2 nftables)
+        any_selected ferry-tproxy && pkgs+=(openssl)
+        any_selected redsocks && pkgs+=(redsocks dante-server)
+    fi
     install_missing "${pkgs[@]}"
 }
 
@@ -345,6 +372,10 @@ port_of() {
     ferry-socks5) echo $((PORT_BASE + 2)) ;;
     ferry) [[ $G == udp ]] && echo $((PORT_BASE + 2)) ||
         echo $((PORT_BASE + 1)) ;;
+    ferry-tproxy) echo $((PORT_BASE + 3)) ;;  # these four: in namespaces
+    ferry-redirect) echo $((PORT_BASE + 4)) ;;
+    redsocks) echo $((PORT_BASE + 5)) ;;
+    gateway) echo $((PORT_BASE + 6)) ;;
     haproxy-splice | haproxy-copy) echo $((PORT_BASE + 10)) ;;
     haproxy-http) echo $((PORT_BASE + 11)) ;;
     squid) echo $((PORT_BASE + 20)) ;;
@@ -360,7 +391,7 @@ port_of() {
 # How a ferrybench client reaches the target (--via).
 via_of() {
     local p
-    [[ $1 == direct ]] && { echo direct; return; }
+    [[ $1 == direct || $G == tproxy ]] && { echo direct; return; }
     p=$(port_of "$1")
     case $G:$1 in
     tcp:ferry-connect | tcp:squid | tcp:tinyproxy)
@@ -553,9 +584,19 @@ start_server() {
     udp)
         "$FB" udpecho --listen "127.0.0.1:$(port_of udpecho)" 2>"$log" &
         ;;
+    tproxy)
+        tp_topology
+        tp_configs
+        port=$(port_of server)
+        ip netns exec "$TP_T" "$FB" server --listen "$TP_TGT:$port" \
+            --threads 2 2>"$log" &
+        ;;
     esac
     SPID=$!
-    if [[ -n ${port:-} ]]; then
+    if [[ $G == tproxy ]]; then
+        ip netns exec "$TP_T" "$FB" wait --target "$TP_TGT:$port" \
+            --timeout 10 || die "the $G server did not start: $(cat "$log")"
+    elif [[ -n ${port:-} ]]; then
         "$FB" wait --target "127.0.0.1:$port" --timeout 10 ||
             die "the $G server did not start: $(cat "$log")"
     else
@@ -565,9 +606,11 @@ start_server() {
 }
 
 stop_server() {
-    [[ -n $SPID ]] || return 0
-    stop_tree "$SPID"
-    SPID=""
+    if [[ -n $SPID ]]; then
+        stop_tree "$SPID"
+        SPID=""
+    fi
+    ((${#TP_NSES[@]} == 0)) || tp_teardown
 }
 
 launch() {
@@ -591,6 +634,22 @@ launch() {
 
 start_target() {
     local ports p
+    if [[ $G == tproxy ]]; then
+        if ! tp_rules_on "$1"; then
+            say "$1: the interception rules failed:" \
+                "$(cat "$WORK/tp/rules.out" 2>/dev/null)"
+            tp_rules_off "$1"
+            return 1
+        fi
+        tp_launch "$1"
+        if ! tp_ready "$1"; then
+            say "$1 did not start (or nothing gets through it):"
+            tail -n 5 "$WORK/peer/$G-$1.out" >&2 || true
+            stop_target "$1"
+            return 1
+        fi
+        return 0
+    fi
     launch "$1"
     ports=$(port_of "$1")
     is_ferry "$1" && ports="$(port_of ferry-connect) $(port_of ferry-socks5)"
@@ -610,7 +669,8 @@ start_target() {
 check_ferry_log() {
     local f="$WORK/peer/$G-$1.out" extra
     [[ -s $f ]] || return 0
-    extra=$(grep -v -e '^ferry: .* proxy ' -e '^  export ' "$f" || true)
+    extra=$(grep -v -e '^ferry: .* proxy ' -e '^  export ' \
+        -e '^ferry: [a-z]* listener .* (interception rules: ' "$f" || true)
     [[ -n $extra ]] || return 0
     say "  ferry logged $(wc -l <<<"$extra") line(s):" \
         "$(head -n 1 <<<"$extra")"
@@ -621,7 +681,13 @@ check_ferry_log() {
 }
 
 stop_target() {
+    [[ $G == tproxy && -n ${1:-} ]] && tp_rules_off "$1"
     [[ -n $TPID ]] || return 0
+    # the agent before its gateway, or it warns that the link is down
+    if [[ $G == tproxy && -s $WORK/tp/agent.pid ]]; then
+        stop_tree "$(cat "$WORK/tp/agent.pid")"
+        rm -f "$WORK/tp/agent.pid"
+    fi
     stop_tree "$TPID"
     TPID=""
     is_ferry "${1:-}" && check_ferry_log "$1"
@@ -635,6 +701,223 @@ cleanup() {
     stop_target
     stop_server
     [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
+}
+
+
+# ------------------------------------------------------------ tproxy group
+#
+# Four network namespaces, named after this script's pid, made by
+# tp_topology when the group starts and removed by tp_teardown when it
+# ends (and by cleanup, and by a watchdog if this shell is killed):
+#
+#   client --vc/vrc-- router --vrp/vp-- public --vpt/vt-- target
+#   10.81.1.2  10.81.1.1  10.81.3.1  10.81.3.2  10.81.2.1  10.81.2.2
+#
+# The client's default route is the router, the target's is public.
+# Nothing forwards (ip_forward 0) except during the direct runs, so a
+# connection from the client reaches the target only when the router
+# intercepts it: ferry's agent (tproxy or redirect listener) into the
+# TLS tunnel to ferry's gateway in public, or redsocks into dante in
+# public.  The exits (gateway, dante) connect from 10.81.2.1.
+
+TP_C="" TP_R="" TP_P="" TP_T=""
+TP_TGT=10.81.2.2
+TP_GW=10.81.3.2
+TP_NSES=()
+
+tp_names() {
+    TP_C=fbtp$$c TP_R=fbtp$$r TP_P=fbtp$$p TP_T=fbtp$$t
+    TP_NSES=("$TP_C" "$TP_R" "$TP_P" "$TP_T")
+}
+
+tp_link() { # NS1 IF1 NS2 IF2: a veth pair
+    ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+    ip -n "$1" link set "$2" up
+    ip -n "$3" link set "$4" up
+}
+
+tp_topology() {
+    local n
+    tp_names
+    for n in "${TP_NSES[@]}"; do
+        ip netns add "$n" || die "cannot create network namespace $n"
+        ip -n "$n" link set lo up
+        ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=0
+    done
+    # If this shell is killed outright, the namespaces still go.
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+        shift; for n; do ip netns pids "$n" | xargs -r kill -KILL
+        ip netns del "$n"; done' tp-watchdog "$$" "${TP_NSES[@]}" \
+        </dev/null >/dev/null 2>&1 &
+    tp_link "$TP_C" vc "$TP_R" vrc
+    tp_link "$TP_R" vrp "$TP_P" vp
+    tp_link "$TP_P" vpt "$TP_T" vt
+    ip -n "$TP_C" addr add 10.81.1.2/24 dev vc
+    ip -n "$TP_R" addr add 10.81.1.1/24 dev vrc
+    ip -n "$TP_R" addr add 10.81.3.1/24 dev vrp
+    ip -n "$TP_P" addr add "$TP_GW/24" dev vp
+    ip -n "$TP_P" addr add 10.81.2.1/24 dev vpt
+    ip -n "$TP_T" addr add "$TP_TGT/24" dev vt
+    ip -n "$TP_C" route add default via 10.81.1.1
+    ip -n "$TP_T" route add default via 10.81.2.1
+    # used only when forwarding is on (direct runs)
+    ip -n "$TP_R" route add 10.81.2.0/24 via "$TP_GW"
+    ip -n "$TP_P" route add 10.81.1.0/24 via 10.81.3.1
+}
+
+tp_teardown() {
+    local n
+    for n in "${TP_NSES[@]}"; do
+        ip netns pids "$n" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+        ip netns del "$n" 2>/dev/null
+    done
+    TP_NSES=()
+}
+
+tp_listening() { # NS PORT
+    [[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2" 2>/dev/null) ]]
+}
+
+# The configurations: the gateway's certificate, dante in public and
+# redsocks in the router.
+tp_configs() {
+    local d="$WORK/tp" log="$WORK/peer"
+    mkdir -p "$d"
+    if any_selected ferry-tproxy || any_selected ferry-redirect; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -days 2 -subj /CN=ferry-bench -keyout "$d/gw.key" \
+            -out "$d/gw.crt" >"$d/openssl.log" 2>&1 ||
+            die "openssl req failed: $(cat "$d/openssl.log")"
+        TP_FP=$(openssl x509 -in "$d/gw.crt" -noout -fingerprint -sha256 |
+            sed 's/.*=//')
+        TP_TOKEN="bench-$RANDOM$RANDOM$RANDOM"
+    fi
+    cat >"$d/danted.conf" <<EOF
+logoutput: $log/tproxy-danted.log
+internal: $TP_GW port = $(port_of dante)
+external: 10.81.2.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 10.81.3.0/24 to: 0.0.0.0/0 }
+socks pass { from: 10.81.3.0/24 to: 0.0.0.0/0 }
+EOF
+    cat >"$d/redsocks.conf" <<EOF
+base {
+  log_debug = off;
+  log_info = off;
+  log = stderr;
+  daemon = off;
+  redirector = iptables;
+}
+redsocks {
+  local_ip = 0.0.0.0;
+  local_port = $(port_of redsocks);
+  ip = $TP_GW;
+  port = $(port_of dante);
+  type = socks5;
+}
+EOF
+}
+
+# The router's interception rules for target $1; tp_rules_off undoes them.
+# ferry-tproxy: ferry tproxy-rules (nft tproxy + policy routing);
+# ferry-redirect and redsocks: the same hand-written nft redirect rule
+# (what `ferry tproxy-rules --mode redirect --lan --iface vrc` writes,
+# less its exclusions); direct: forwarding on, no interception.
+tp_rules_on() {
+    case $1 in
+    direct)
+        ip netns exec "$TP_R" sysctl -qw net.ipv4.ip_forward=1
+        ip netns exec "$TP_P" sysctl -qw net.ipv4.ip_forward=1
+        ;;
+    ferry-tproxy)
+        ip netns exec "$TP_R" "$FERRY_BIN" tproxy-rules --apply --lan \
+            --iface vrc --ipv4-only --port "$(port_of ferry-tproxy)" \
+            >"$WORK/tp/rules.out" 2>&1
+        ;;
+    ferry-redirect | redsocks)
+        ip netns exec "$TP_R" nft -f - <<EOF
+table ip ferry_bench {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "vrc" ip daddr != 10.81.1.1 meta l4proto tcp redirect to :$(port_of "$1")
+  }
+}
+EOF
+        ;;
+    esac
+}
+
+tp_rules_off() {
+    case $1 in
+    direct)
+        ip netns exec "$TP_R" sysctl -qw net.ipv4.ip_forward=0
+        ip netns exec "$TP_P" sysctl -qw net.ipv4.ip_forward=0
+        ;;
+    ferry-tproxy)
+        ip netns exec "$TP_R" "$FERRY_BIN" tproxy-rules --remove \
+            >>"$WORK/tp/rules.out" 2>&1
+        ;;
+    ferry-redirect | redsocks)
+        ip netns exec "$TP_R" nft delete table ip ferry_bench 2>/dev/null
+        ;;
+    esac
+    return 0
+}
+
+# Start target $1 of the tproxy group (a subshell holding both of its
+# processes, TPID): gateway + agent, or dante + redsocks.
+tp_launch() {
+    local log="$WORK/peer/$G-$1.out" d="$WORK/tp" gw
+    local fargs=(--access-log off --log-level warn)
+    [[ -n $WORKERS ]] && fargs+=(--workers "$WORKERS")
+    gw=$(port_of gateway)
+    : >"$log"
+    case $1 in
+    ferry-*)
+        (
+            ip netns exec "$TP_P" "$FERRY_BIN" gateway --bind "$TP_GW:$gw" \
+                --cert "$d/gw.crt" --key "$d/gw.key" --token "$TP_TOKEN" \
+                --exit "${fargs[@]}" &
+            for ((i = 0; i < 100; i++)); do
+                tp_listening "$TP_P" "$gw" && break
+                sleep 0.1
+            done
+            ip netns exec "$TP_R" "$FERRY_BIN" agent --id bench \
+                --server "tls://$TP_GW:$gw" --token "$TP_TOKEN" \
+                --fingerprint "$TP_FP" \
+                -L "${1#ferry-}://0.0.0.0:$(port_of "$1")" "${fargs[@]}" &
+            echo $! >"$d/agent.pid"
+            wait
+        ) >>"$log" 2>&1 &
+        ;;
+    redsocks)
+        (
+            ip netns exec "$TP_P" danted -f "$d/danted.conf" &
+            ip netns exec "$TP_R" redsocks -c "$d/redsocks.conf" &
+            wait
+        ) >>"$log" 2>&1 &
+        ;;
+    esac
+    TPID=$!
+}
+
+# Wait until a connection from the client reaches the server through
+# target $1 (a 10-ping rtt run), at most 20 s.
+tp_ready() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        alive "$TPID" || return 1
+        if ip netns exec "$TP_C" timeout -k 1 5 "$FB" rtt --count 10 \
+            --target "$TP_TGT:$(port_of server)" --via direct --timeout 3 \
+            >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
 }
 
 # ------------------------------------------------------------ measuring
@@ -706,12 +989,14 @@ bench() {
     local out rc=0 pre=() target
     [[ -n ${PIN:-} ]] && pre=(taskset -c "$PIN")
     case $G in
-    tcp) target=$(port_of server) ;;
-    post) target=$(port_of httpsink) ;;
-    udp) target=$(port_of udpecho) ;;
+    tcp) target=127.0.0.1:$(port_of server) ;;
+    post) target=127.0.0.1:$(port_of httpsink) ;;
+    udp) target=127.0.0.1:$(port_of udpecho) ;;
+    tproxy) target=$TP_TGT:$(port_of server)
+        pre+=(ip netns exec "$TP_C") ;;
     esac
     run_client $((CLIENT_TIMEOUT + 15)) "${pre[@]}" "$FB" "$@" \
-        --target "127.0.0.1:$target" --timeout "$CLIENT_TIMEOUT" || rc=$?
+        --target "$target" --timeout "$CLIENT_TIMEOUT" || rc=$?
     out=$(cat "$WORK/one.out")
     if ((rc)); then
         say "  ferrybench $1 failed (exit $rc): $(tail -n 1 "$WORK/client.err")"
@@ -823,6 +1108,10 @@ measure() {
         --count "$POST_COUNT" ;;
     udp) bench udp --via "$(via_of "$t")" --seconds "$UDP_SECONDS" \
         --window "$UDP_WINDOW" --size "$UDP_SIZE" ;;
+    tproxy)
+        bench single --via direct --bytes "$BYTES"
+        bench multi --via direct --streams 8 --seconds "$MULTI_SECONDS"
+        ;;
     esac
     sed "s/^/group=$G target=$t rep=$REP /" "$WORK/run.out" >>"$WORK/raw.log"
 }
@@ -843,6 +1132,12 @@ record() {
             $LAST_TARGET == "$(variant_of "$t")" ]]; then
             echo "${LAST[$k]} $v" >>"$d/p/$t/$k"
         fi
+        # tproxy: ferry-redirect runs right after redsocks, its own pair
+        if [[ $G == tproxy && $t == ferry-redirect &&
+            $LAST_TARGET == redsocks ]]; then
+            mkdir -p "$d/p/redsocks@redirect"
+            echo "$v ${LAST[$k]}" >>"$d/p/redsocks@redirect/$k"
+        fi
         LAST[$k]=$v
     done
     procs=$(awk '$1 == "metric=idle_kib_per_conn" {
@@ -856,7 +1151,11 @@ run_target() {
     local t=$1
     T_NOW=$t
     say "$G rep $REP/$REPS: $t"
-    if [[ $t == direct ]]; then
+    if [[ $t == direct && $G == tproxy ]]; then
+        tp_rules_on direct
+        measure direct
+        tp_rules_off direct
+    elif [[ $t == direct ]]; then
         measure direct
     elif start_target "$t"; then
         measure "$t" "$TPID"
@@ -879,7 +1178,7 @@ schedule() {
         selected "$v" && order+=" $v"
         order+=" $p"
     done
-    for v in ferry ferry-connect ferry-socks5; do
+    for v in ferry ferry-connect ferry-socks5 ferry-tproxy ferry-redirect; do
         selected "$v" && [[ " $order " != *" $v "* ]] && order+=" $v"
     done
     echo "$order"
@@ -981,7 +1280,18 @@ col_name() {
     http:direct) echo "nginx direct" ;;
     tcp:ferry-connect) echo ferry-CONNECT ;;
     tcp:ferry-socks5) echo ferry-SOCKS5 ;;
+    tproxy:direct) echo "direct (routed)" ;;
+    tproxy:redsocks) echo "redsocks+dante" ;;
     *) echo "$1" ;;
+    esac
+}
+
+# The header of a ratio column.
+rcol_name() {
+    case $G:$1 in
+    tproxy:redsocks) echo "ferry-tproxy/redsocks" ;;
+    tproxy:redsocks@redirect) echo "ferry-redirect/redsocks" ;;
+    *) echo "ferry/$1" ;;
     esac
 }
 
@@ -1028,9 +1338,13 @@ table() {
     for t in $(group_peers "$G"); do
         selected "$t" && selected "$(variant_of "$t")" && rcols+=("$t")
     done
+    if [[ $G == tproxy ]] && selected redsocks && selected ferry-redirect
+    then
+        rcols+=("redsocks@redirect")
+    fi
     line="| metric |"
     for t in "${cols[@]}"; do line+=" $(col_name "$t") |"; done
-    for t in "${rcols[@]}"; do line+=" ferry/$t |"; done
+    for t in "${rcols[@]}"; do line+=" $(rcol_name "$t") |"; done
     echo "$line"
     line="| --- |"
     for t in "${cols[@]}" "${rcols[@]}"; do line+=" ---: |"; done
@@ -1045,17 +1359,18 @@ table() {
 
 # "- target: ferry/PEER METRIC >= X: now R (met | NOT met)"
 target_line() {
-    local peer=$1 k=$2 want=$3 what=$4 r verdict
-    selected "$peer" && selected ferry || return 0
+    local peer=$1 k=$2 want=$3 what=$4 v=${5:-} r verdict
+    [[ -n $v ]] || v=$(variant_of "$peer")
+    selected "${peer%@*}" && selected "$v" || return 0
     r=$(ratio_value "$peer" "$k")
     if [[ $r == fail ]]; then
-        echo "- target ferry/$peer $what >= $want: no valid pair"
+        echo "- target $(rcol_name "$peer") $what >= $want: no valid pair"
         return
     fi
     verdict=$(awk -v r="$r" -v w="$want" 'BEGIN {
         print (r + 0 >= w + 0 ? "met" : "NOT met") }')
-    echo "- target ferry/$peer $what >= $want: now $(fmt "$r" %r)" \
-        "($verdict)"
+    echo "- target $(rcol_name "$peer") $what >= $want: now" \
+        "$(fmt "$r" %r) ($verdict)"
 }
 
 targets() {
@@ -1065,6 +1380,11 @@ targets() {
         target_line haproxy-http rps 0.8 "requests/s"
         ;;
     post) target_line squid post 1.0 "POST MB/s" ;;
+    tproxy)
+        target_line redsocks single 1.5 "single-stream MB/s"
+        target_line redsocks@redirect single 1.5 "single-stream MB/s" \
+            ferry-redirect
+        ;;
     esac
     return 0
 }
@@ -1095,6 +1415,9 @@ peer_versions() {
             print $1, $2; exit }')" ;;
         microsocks) echo "- microsocks $(dpkg-query -W -f '${Version}' \
             microsocks 2>/dev/null)" ;;
+        redsocks) echo "- redsocks $(dpkg-query -W -f '${Version}' \
+            redsocks 2>/dev/null) + $(danted -v 2>&1 | awk '{
+            sub(/\.$/, "", $2); print $1, $2; exit }')" ;;
         esac
     done
     if [[ " $GROUPS_SEL " == *" http "* ]]; then
@@ -1186,6 +1509,31 @@ section_post() {
     targets
 }
 
+section_tproxy() {
+    echo "## Intercepted TCP (transparent proxying)"
+    echo
+    echo "reps=${REPS_DONE[tproxy]} bytes=$BYTES" \
+        "multi_seconds=$MULTI_SECONDS; network namespaces client -> router" \
+        "-> public -> target (veth); the client runs ferrybench with no" \
+        "proxy setting (--via direct) to the target's address and the" \
+        "router intercepts it.  ferry-tproxy: nft tproxy rules" \
+        "(ferry tproxy-rules) to ferry agent's tproxy listener, TLS tunnel" \
+        "to ferry gateway --exit in public.  ferry-redirect: nft redirect" \
+        "to the agent's redirect listener, same tunnel.  redsocks+dante:" \
+        "the same nft redirect to redsocks (type socks5) in the router," \
+        "plain SOCKS5 (no TLS) to danted in public.  direct (routed): no" \
+        "interception, the router and public forward."
+    echo
+    table
+    echo
+    echo "MB/s: ferry/peer, >1 means ferry is faster.  ferry's chain" \
+        "encrypts (TLS 1.3 between router and public); redsocks+dante's" \
+        "does not.  ferry-tproxy runs right before redsocks and" \
+        "ferry-redirect right after it; each is paired with that run."
+    echo
+    targets
+}
+
 section_udp() {
     echo "## SOCKS5 UDP ASSOCIATE"
     echo
@@ -1217,6 +1565,7 @@ report() {
             http) section_http ;;
             post) section_post ;;
             udp) section_udp ;;
+            tproxy) section_tproxy ;;
             esac
             echo
             echo "Cells are medians over all runs of a column (ferry runs" \
@@ -1246,6 +1595,9 @@ main() {
         exit 0
     fi
     ((EUID == 0)) || say "not root: installing and dante may fail"
+    if [[ " $GROUPS_SEL " == *" tproxy "* ]] && ((EUID != 0)); then
+        die "the tproxy group needs root (network namespaces)"
+    fi
     install_deps
     build
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
