@@ -203,14 +203,26 @@ void loop_defer(struct loop *l, struct loop_defer *d, loop_defer_fn fn,
     l->deferred_tail = &d->next;
 }
 
-void loop_run_deferred(struct loop *l)
+/* Run the calls deferred before this pass; those they defer wait for
+ * the next one, after an epoll_wait() (timeout 0): a call that defers
+ * itself again (a busy tunnel link yielding) cannot starve the other
+ * connections of the loop. */
+static void run_deferred_once(struct loop *l)
 {
-    while (l->deferred) {
-        struct loop_defer *d = l->deferred;
-        l->deferred = d->next;
+    struct loop_defer *d = l->deferred;
+    l->deferred = NULL;
+    while (d) {
+        struct loop_defer *next = d->next;
         d->queued = false;
         d->fn(d);
+        d = next;
     }
+}
+
+void loop_run_deferred(struct loop *l)
+{
+    while (l->deferred)
+        run_deferred_once(l);
 }
 
 int loop_run(struct loop *l)
@@ -229,7 +241,7 @@ int loop_run(struct loop *l)
                 io->fn(io, evs[i].events);
         }
         run_timers(l);
-        loop_run_deferred(l);
+        run_deferred_once(l);
     }
     return 0;
 }

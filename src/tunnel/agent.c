@@ -263,6 +263,7 @@ static void on_connected(void *ud, enum result r, int fd)
         retry_later(s, result_text(r));
         return;
     }
+    sock_tune(fd); /* small frames go at once, as at the gateway */
     SSL *ssl = NULL;
     SSL_CTX *ctx = s->w->tunnels->agent_ctx;
     if (ctx && !(ssl = tuntls_agent_ssl(ctx, s->a))) {

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/request.h"
+#include "core/sock.h"
 #include "core/worker.h"
 #include "policy/route.h"
 #include "tunnel/link.h"
@@ -39,6 +40,8 @@ static void on_routed(void *ud, enum result r, int fd,
 {
     struct exit_dial *x = ud;
     log_line(x, r, info && info->egress ? info->egress : "-");
+    if (fd >= 0)
+        sock_tune(fd); /* no Nagle delay on small writes (best effort) */
     link_stream_accept(x->s, r, fd);
     free(x);
 }

@@ -65,6 +65,7 @@ static void drive(struct hshake *h)
             finish(h, st, h->why ? h->why : "failed");
             return;
         }
+        bool sent = h->out_len > 0;
         int rc = flush_out(h);
         if (rc < 0 && rc != -EAGAIN) {
             finish(h, rc, "write failed");
@@ -76,6 +77,9 @@ static void drive(struct hshake *h)
         }
         if (st == 1)
             return; /* step() says 1 again once the rest has left */
+        if (sent && rc == 0)
+            continue; /* step() sees it left before bytes are read: a
+                         101 switches the transport to WebSocket first */
         int got = read_in(h);
         if (got < 0) {
             finish(h, got, h->why ? h->why : "connection closed");

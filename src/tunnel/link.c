@@ -30,7 +30,8 @@
 #define WBUF_HIGH (128 * 1024) /* stop pulling from streams here */
 #define WBUF_CAP (WBUF_HIGH + 2 * (YAMUX_HEADER_LEN + 2 + 65535))
 #define CHUNK_FAIR 16384       /* a stream's turn when several are ready */
-#define PASS_MAX (4u << 20)    /* bytes per event before yielding */
+#define PASS_MAX (256u << 10)  /* bytes per event before yielding: small
+                                  enough that a ping waits < 1 ms */
 #define WINDOW_MAX (16u << 20) /* a stream's receive window at most */
 #define UDP_ROOM (YAMUX_HEADER_LEN + 2 + TUNMSG_DGRAM_MAX)
 
@@ -408,6 +409,8 @@ static void read_pass(struct link *l);
 static void on_kick(struct loop_defer *d)
 {
     struct link *l = d->ud;
+    if (l->closed)
+        return;
     if (l->read_more)
         read_pass(l);
     pump(l);

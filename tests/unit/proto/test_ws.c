@@ -204,6 +204,8 @@ static void test_mask_in_pieces(void **st)
         whole[i] = (uint8_t)(i * 7 + 3);
     memcpy(pieces, whole, sizeof(whole));
     ws_apply_mask(whole, sizeof(whole), mask, 0);
+    for (size_t i = 0; i < sizeof(whole); i++) /* RFC 6455 5.3 */
+        assert_int_equal(whole[i], pieces[i] ^ mask[i % 4]);
     for (size_t step = 1; step <= 9; step++) {
         uint8_t copy[300];
         memcpy(copy, pieces, sizeof(copy));
