@@ -100,7 +100,7 @@ static void on_wake(struct loop_io *io, uint32_t events)
     if (cmd >= WORKER_DRAIN && !w->draining) {
         w->draining = true;
         close_listeners(w);
-        connpool_clear(w->pool);
+        connpool_drain(w->pool);
         if (w->hooks)
             w->hooks->drain(w);
     }

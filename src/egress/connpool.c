@@ -22,6 +22,7 @@ struct parked {
 struct connpool {
     unsigned max;
     uint32_t idle_ms;
+    bool draining;
     struct parked slot[];
 };
 
@@ -100,13 +101,6 @@ void connpool_free(struct connpool *p)
     free(p);
 }
 
-void connpool_clear(struct connpool *p)
-{
-    for (unsigned i = 0; i < p->max; i++)
-        if (p->slot[i].c)
-            drop(&p->slot[i]);
-}
-
 /* Parked connections must be silent: EOF or unexpected bytes mean the
  * origin closed or is out of step, and the connection cannot carry a
  * request. */
@@ -150,7 +144,7 @@ void connpool_put(struct connpool *p, const char *key, struct upconn *c,
                   uint64_t now_ms)
 {
     struct parked *victim = NULL;
-    if (strlen(key) >= CONNPOOL_KEY_MAX || p->max == 0) {
+    if (p->draining || strlen(key) >= CONNPOOL_KEY_MAX || p->max == 0) {
         upconn_close(c);
         return;
     }
@@ -170,4 +164,14 @@ void connpool_put(struct connpool *p, const char *key, struct upconn *c,
     strcpy(victim->key, key);
     c->io.fn = on_parked;
     c->io.ud = victim;
+}
+
+void connpool_drain(struct connpool *p)
+{
+    if (!p)
+        return;
+    p->draining = true;
+    for (unsigned i = 0; i < p->max; i++)
+        if (p->slot[i].c)
+            drop(&p->slot[i]);
 }

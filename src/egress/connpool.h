@@ -43,9 +43,6 @@ int connpool_new(struct connpool **out, unsigned max, uint32_t idle_ms);
 /* Closes every parked connection (after the loop ran its last deferred
  * calls).  NULL is a no-op. */
 void connpool_free(struct connpool *p);
-/* Closes every parked connection now (a draining worker: one may be a
- * tunnel stream that keeps its link, and so the worker, alive). */
-void connpool_clear(struct connpool *p);
 /* Gives a parked connection for key, or NULL; point its io.fn and io.ud
  * at the new user before the next event. */
 struct upconn *connpool_take(struct connpool *p, const char *key,
@@ -53,5 +50,10 @@ struct upconn *connpool_take(struct connpool *p, const char *key,
 /* Takes c (parks it, or closes it when it cannot be kept). */
 void connpool_put(struct connpool *p, const char *key, struct upconn *c,
                   uint64_t now_ms);
+/* The worker drains: closes every parked connection now, and every one
+ * put from now on (no new request will want it, and a parked tunnel
+ * stream would keep its link, and so the worker, busy until the end of
+ * the grace period).  NULL is a no-op. */
+void connpool_drain(struct connpool *p);
 
 #endif

@@ -745,8 +745,7 @@ static void finish_exchange(struct httpfwd *f)
 {
     log_exchange(f, RESULT_OK, f->close_after ? "close" : "keep_alive");
     pend_drop(f, &f->uin);
-    if (f->up && !f->up_broken && !f->close_after && f->rq == RQ_DONE &&
-        !f->w->draining) {
+    if (f->up && !f->up_broken && !f->close_after && f->rq == RQ_DONE) {
         connpool_put(f->w->pool, f->key, f->up, loop_now(f->w->loop));
         f->up = NULL;
     }

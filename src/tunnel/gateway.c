@@ -32,6 +32,7 @@ struct gateway_port {
     struct loop_timer retry; /* watch again after EMFILE/ENFILE */
     bool closed;
     struct loop_defer free_later;
+    struct gw_conn *shaking; /* connections still in their handshake */
 };
 
 #define ACCEPT_PAUSE_MS 100
@@ -47,7 +48,15 @@ struct gw_conn {
     bool refused;
     struct tunmsg_hello hello;
     char who[2 * TUNMSG_FIELD_MAX + ADDR_STRLEN + 64];
+    struct gw_conn *next, **pprev; /* in shaking, during the handshake */
 };
+
+static void unlist(struct gw_conn *c)
+{
+    *c->pprev = c->next;
+    if (c->next)
+        c->next->pprev = c->pprev;
+}
 
 /* ---- the link ---- */
 
@@ -239,6 +248,7 @@ static int step(struct hshake *h)
 static void on_hs_end(void *ud, struct hshake *h, int rc, const char *why)
 {
     struct gw_conn *c = ud;
+    unlist(c);
     if (rc < 0 || c->refused) {
         char a[ADDR_STRLEN];
         if (rc < 0)
@@ -267,8 +277,16 @@ static void serve(struct worker *w, int fd, const struct addr *peer)
     struct tport *t;
     if (tport_new(&t, fd, ssl) < 0 ||
         hshake_start(&c->hs, w, t, w->conf->timeouts.handshake_ms, step,
-                     on_hs_end, c) < 0)
+                     on_hs_end, c) < 0) {
         free(c);
+        return;
+    }
+    struct gateway_port *p = w->gateway;
+    c->next = p->shaking;
+    c->pprev = &p->shaking;
+    if (p->shaking)
+        p->shaking->pprev = &c->next;
+    p->shaking = c;
 }
 
 static void on_accept(struct loop_io *io, uint32_t events)
@@ -331,6 +349,10 @@ void gateway_start(struct worker *w)
         log_error("gateway: cannot watch the listening socket");
 }
 
+/* Accept no more agents; handshakes under way end too (the agents redial,
+ * elsewhere or later): a link that came up now would get no GoAway and
+ * keep the worker until the grace period ends, and a handshake left at
+ * the worker's end would never be freed. */
 void gateway_drain(struct worker *w)
 {
     struct gateway_port *p = w->gateway;
@@ -340,6 +362,12 @@ void gateway_drain(struct worker *w)
         loop_del(w->loop, &p->io);
         p->io.fd = -1; /* an event of this batch may still name p */
         close(p->fd);
+    }
+    while (p && p->shaking) {
+        struct gw_conn *c = p->shaking;
+        unlist(c);
+        hshake_cancel(c->hs);
+        free(c);
     }
 }
 

@@ -17,7 +17,8 @@ struct worker;
 
 /* Open the listening socket of w: 0 or -errno (err gets the reason). */
 int gateway_listen(struct worker *w, char *err, size_t errlen);
-/* Stop accepting (drain); links get GoAway. */
+/* Stop accepting and end the handshakes under way (drain); links get
+ * GoAway. */
 void gateway_drain(struct worker *w);
 /* Close everything of w's gateway side. */
 void gateway_stop(struct worker *w);

@@ -9,6 +9,11 @@
 #include <openssl/x509.h>
 
 static const unsigned char alpn_wire[] = "\x07" TUNTLS_ALPN;
+/* wss:// offers "http/1.1" too: the WebSocket is HTTP/1.1, and an HTTP
+ * front (nginx) refuses a handshake that offers nothing it speaks.  The
+ * gateway itself still picks "ferry/1". */
+static const unsigned char alpn_wire_ws[] = "\x07" TUNTLS_ALPN "\x08"
+                                            "http/1.1";
 
 static int fail(char *err, size_t errlen, const char *what, const char *file)
 {
@@ -88,8 +93,10 @@ int tuntls_agent_ctx(const struct conf_agent *a, SSL_CTX **out, char *err,
     int rc = agent_verify(ctx, a, err, errlen);
     if (rc == 0 && a->cert)
         rc = load_pair(ctx, a->cert, a->key, err, errlen);
-    if (rc == 0 && SSL_CTX_set_alpn_protos(ctx, alpn_wire,
-                                           sizeof(alpn_wire) - 1) != 0)
+    bool ws = a->transport == CONF_TUN_WSS;
+    const unsigned char *alpn = ws ? alpn_wire_ws : alpn_wire;
+    unsigned alpn_len = ws ? sizeof(alpn_wire_ws) - 1 : sizeof(alpn_wire) - 1;
+    if (rc == 0 && SSL_CTX_set_alpn_protos(ctx, alpn, alpn_len) != 0)
         rc = fail(err, errlen, "TLS set-up failed (ALPN)", NULL);
     if (rc < 0) {
         SSL_CTX_free(ctx);

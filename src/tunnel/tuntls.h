@@ -1,4 +1,5 @@
-/* tuntls: OpenSSL set-up for tunnel links (TLS 1.3, ALPN "ferry/1").
+/* tuntls: OpenSSL set-up for tunnel links (TLS 1.3, ALPN "ferry/1";
+ * wss:// agents offer "http/1.1" as well, for an HTTP front).
  *
  * The agent verifies the gateway by a CA file, the system store, or a
  * pinned SHA-256 fingerprint of its certificate (then the chain and

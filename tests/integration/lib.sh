@@ -11,13 +11,18 @@
 #     (each runs in its own process group) and removes $T;
 #   - free_port / free_ports, wait_until (every wait is bounded);
 #   - start_ferry, start_dnsmasq, start_nginx, start_https_server,
-#     start_sshd, make_cert, start_udp_echo, start_py (a server from
-#     ftlib.py that prints "PORT n");
-#   - fail, soft_fail, assert_eq, assert_ne, assert_contains, assert_not_contains,
+#     start_sshd, start_squid, make_cert, start_udp_echo, start_py (a
+#     server from ftlib.py that prints "PORT n");
+#   - IT_NETNS: set for a call (IT_NETNS=ns start_ferry ...), spawn runs
+#     in that network namespace and tcp_listening / udp_bound look there
+#     (netns.sh builds on it);
+#   - skip (exit 77, which ctest counts as skipped where the test says so),
+#     fail, soft_fail, assert_eq, assert_ne, assert_contains, assert_not_contains,
 #     assert_match, assert_file_contains;
 #   - access-log helpers: wait_access_line, log_field, assert_no_secret.
 #
-# Only loopback addresses are used.  Set FERRY_IT_KEEP=1 to keep $T.
+# Only loopback addresses are used (netns.sh tests: their own namespaces).
+# Set FERRY_IT_KEEP=1 to keep $T.
 
 set -Eeuo pipefail
 shopt -s inherit_errexit
@@ -45,12 +50,20 @@ _PNAMES=()     # a name for each, for messages
 _FERRY_PIDS=() # the ferry instances among them
 _FERRY_N=0
 _FINISHED=0
+_CLEANUP_HOOKS=() # functions _cleanup calls after killing the processes
 
 say() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
 
 fail() {
     printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
     exit 1
+}
+
+# skip MSG: the test cannot run here (exit 77, SKIP_RETURN_CODE in
+# tests/CMakeLists.txt for the tests that use it).
+skip() {
+    printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*" >&2
+    exit 77
 }
 
 # soft_fail MSG: record a failure and go on; finish fails the test.  For
@@ -118,13 +131,15 @@ _cleanup() {
     local rc=$?
     trap - ERR
     set +e
-    if ((rc != 0)); then
+    if ((rc != 0 && rc != 77)); then
         _dump_logs
         if [[ ${FERRY_IT_KEEP:-0} != 1 ]]; then
             say "(FERRY_IT_KEEP=1 keeps the temp dir and its logs)"
         fi
     fi
     _kill_all
+    local h
+    for h in "${_CLEANUP_HOOKS[@]}"; do "$h"; done
     if ((rc == 0 && _FINISHED == 0)); then
         printf '[%s] FAIL: test exited 0 without calling finish\n' \
             "$TEST_NAME" >&2
@@ -135,7 +150,13 @@ _cleanup() {
     else
         rm -rf "$T"
     fi
-    if ((rc == 0)); then say "PASS"; else say "FAILED (exit $rc)"; fi
+    if ((rc == 0)); then
+        say "PASS"
+    elif ((rc == 77)); then
+        say "SKIPPED"
+    else
+        say "FAILED (exit $rc)"
+    fi
     exit "$rc"
 }
 trap _cleanup EXIT
@@ -143,12 +164,20 @@ trap 'exit 143' TERM HUP
 trap 'exit 130' INT
 
 # A watchdog outlives this shell if it is killed outright (SIGKILL, e.g. a
-# ctest timeout): it then kills every process group spawn started and
-# removes $T.  On a normal exit _cleanup has done that already.
+# ctest timeout): it then kills every process group spawn started, every
+# process in the network namespaces listed in $T/.netns (netns.sh) and
+# those namespaces, and removes $T.  On a normal exit _cleanup has done
+# that already.
 setsid bash -c '
     while kill -0 "$1" 2>/dev/null; do sleep 1; done
     if [[ -f $2/.pgids ]]; then
         while read -r g; do kill -KILL -- "-$g" 2>/dev/null; done <"$2/.pgids"
+    fi
+    if [[ -f $2/.netns ]]; then
+        while read -r n; do
+            ip netns pids "$n" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+            ip netns del "$n" 2>/dev/null
+        done <"$2/.netns"
     fi
     [[ $3 == 1 ]] || rm -rf "$2"
 ' ferry-it-watchdog "$$" "$T" "${FERRY_IT_KEEP:-0}" </dev/null >/dev/null 2>&1 &
@@ -225,14 +254,23 @@ _alive() { # PID: running (not a zombie, not reaped)
 }
 alive() { _alive "$@"; }
 
+# _in_netns CMD...: CMD in the network namespace $IT_NETNS when it is set.
+_in_netns() {
+    if [[ -n ${IT_NETNS:-} ]]; then
+        ip netns exec "$IT_NETNS" "$@"
+    else
+        "$@"
+    fi
+}
+
 tcp_listening() { # PORT [ADDR]
     local out
-    out=$(ss -Hltn "sport = :$1" 2>/dev/null) || return 1
+    out=$(_in_netns ss -Hltn "sport = :$1" 2>/dev/null) || return 1
     [[ -n $out ]] || return 1
     [[ -z ${2:-} ]] || [[ $out == *"$2:$1"* ]]
 }
 udp_bound() { # PORT
-    [[ -n $(ss -Hlun "sport = :$1" 2>/dev/null) ]]
+    [[ -n $(_in_netns ss -Hlun "sport = :$1" 2>/dev/null) ]]
 }
 
 # free_ports N: print N distinct unused loopback ports, one a line (free
@@ -245,12 +283,15 @@ free_port() { free_ports 1; }
 
 # --- processes ---------------------------------------------------------------
 
-# spawn NAME CMD...: start CMD in the background in its own process group,
-# stdout/stderr to $T/NAME.out / $T/NAME.err.  Sets SPAWNED_PID.
+# spawn NAME CMD...: start CMD in the background in its own process group
+# (in the network namespace $IT_NETNS when it is set: `ip netns exec`
+# execs, so the PID is CMD's), stdout/stderr to $T/NAME.out / $T/NAME.err.
+# Sets SPAWNED_PID.
 spawn() {
-    local name=$1
+    local name=$1 ns=()
     shift
-    setsid env --default-signal=INT,QUIT "$@" \
+    [[ -z ${IT_NETNS:-} ]] || ns=(ip netns exec "$IT_NETNS")
+    setsid "${ns[@]}" env --default-signal=INT,QUIT "$@" \
         >"$T/$name.out" 2>"$T/$name.err" </dev/null &
     SPAWNED_PID=$!
     echo "$SPAWNED_PID" >>"$T/.pgids"
@@ -464,21 +505,27 @@ start_dnsmasq() {
     _alive "$DNSMASQ_PID" || fail "dnsmasq died: $(cat "$T/dnsmasq.err")"
 }
 
-# make_cert NAME: a self-signed certificate $T/NAME.crt/.key for
-# ok.ferry.test, localhost, 127.0.0.1 and ::1.
+# make_cert NAME [SAN...]: a self-signed certificate $T/NAME.crt/.key for
+# ok.ferry.test, localhost, 127.0.0.1 and ::1, and each SAN given
+# (DNS:name or IP:address).
 make_cert() {
+    local name=$1 san="" a
+    shift
+    for a in "$@"; do san+=",$a"; done
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
         -nodes -days 2 -subj "/CN=ok.ferry.test" \
-        -addext "subjectAltName=DNS:ok.ferry.test,DNS:dual.ferry.test,DNS:v6.ferry.test,DNS:localhost,IP:127.0.0.1,IP:::1" \
-        -keyout "$T/$1.key" -out "$T/$1.crt" >"$T/openssl-$1.log" 2>&1 ||
-        fail "openssl req failed: $(cat "$T/openssl-$1.log")"
+        -addext "subjectAltName=DNS:ok.ferry.test,DNS:dual.ferry.test,DNS:v6.ferry.test,DNS:localhost,IP:127.0.0.1,IP:::1$san" \
+        -keyout "$T/$name.key" -out "$T/$name.crt" \
+        >"$T/openssl-$name.log" 2>&1 ||
+        fail "openssl req failed: $(cat "$T/openssl-$name.log")"
 }
 
-# start_sshd PORT FORWARDING: an sshd on 127.0.0.1:PORT with its own host
-# key ($T/host_key) and a client key ($T/id) it accepts, no PAM, no
-# strict modes; FORWARDING is its AllowTcpForwarding (no, remote, ...).
+# start_sshd PORT FORWARDING [ADDR]: an sshd on ADDR:PORT (default
+# 127.0.0.1) with its own host key ($T/host_key) and a client key ($T/id)
+# it accepts, no PAM, no strict modes; FORWARDING is its
+# AllowTcpForwarding (no, remote, ...).
 start_sshd() {
-    local port=$1 fwd=$2
+    local port=$1 fwd=$2 addr=${3:-127.0.0.1}
     need_tools ssh-keygen /usr/sbin/sshd
     mkdir -p /run/sshd
     ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" -C ferry-it-host
@@ -486,7 +533,7 @@ start_sshd() {
     cp "$T/id.pub" "$T/authorized_keys"
     cat >"$T/sshd_config" <<EOF
 Port $port
-ListenAddress 127.0.0.1
+ListenAddress $addr
 HostKey $T/host_key
 PidFile $T/sshd.pid
 AuthorizedKeysFile $T/authorized_keys
@@ -508,20 +555,56 @@ EOF
     wait_until 10 "sshd on port $port" tcp_listening "$port"
 }
 
-# start_udp_echo NAME HOST: a UDP echo server (socks_udp_client.py) on
-# HOST, port chosen by the kernel; sets UDP_PORT.  $T/NAME.out gets a
-# "GOT source length" line per datagram.
-UDPC=$IT_DIR/socks_udp_client.py
-start_udp_echo() {
-    spawn "$1" python3 -u "$UDPC" echo-server --host "$2"
-    wait_until 10 "$1 to print its port" grep -qs '^PORT ' "$T/$1.out"
-    UDP_PORT=$(sed -n 's/^PORT //p' "$T/$1.out" | head -n 1)
-    alive "$SPAWNED_PID" || fail "$1 died: $(cat "$T/$1.err")"
+# start_squid NAME CONF: a squid (-N, no cache) with the directives CONF
+# (http_port lines, acls, http_access ...) and its own service name, pid
+# file and logs: $T/NAME-access.log (native format), $T/NAME-cache.log.
+# As root, squid runs as "proxy", which must reach $T (chmod 711).  Waits
+# for the port of every http_port line.  Sets SQUID_PID.
+start_squid() {
+    need_tools squid
+    local name=$1 conf=$2 d=$T/$1 svc="ferryit$$$1" p
+    mkdir -p "$d"
+    : >"$T/$name-cache.log"
+    : >"$T/$name-access.log"
+    local as_user=""
+    if ((EUID == 0)); then
+        as_user="cache_effective_user proxy"
+        chmod 711 "$T"
+        chown -R proxy: "$d" "$T/$name-cache.log" "$T/$name-access.log"
+    fi
+    cat >"$d/squid.conf" <<EOF
+$conf
+$as_user
+pid_filename $d/squid.pid
+cache_log $T/$name-cache.log
+access_log stdio:$T/$name-access.log squid
+cache deny all
+cache_mem 8 MB
+coredump_dir $d
+visible_hostname ferry-it
+shutdown_lifetime 1 second
+EOF
+    squid -k parse -f "$d/squid.conf" >"$T/$name-parse.log" 2>&1 ||
+        fail "squid.conf does not parse: $(tail -n 5 "$T/$name-parse.log")"
+    # -n: a service name of our own, so the shared-memory segments squid
+    # creates even without workers do not meet another squid's.
+    spawn "$name" squid -N -n "$svc" -f "$d/squid.conf"
+    SQUID_PID=$SPAWNED_PID
+    for p in $(sed -nE 's/^http_port ([^ ]*:)?([0-9]+).*/\2/p' \
+        "$d/squid.conf"); do
+        wait_until 20 "squid on port $p" tcp_listening "$p"
+    done
+    # The segments are open in squid; their names are not needed again.
+    rm -f /dev/shm/"$svc"-*
+    _alive "$SQUID_PID" ||
+        fail "squid died: $(tail -n 20 "$T/$name-cache.log")"
 }
 
 # start_nginx PORT [CERT-NAME]: nginx on 127.0.0.1:PORT and [::1]:PORT
 # (TLS with $T/CERT-NAME.crt when given).  Serves $T/www-PORT/:
 # index.html holds the token in $NGINX_TOKEN; /big is 1 MiB of random.
+# NGINX_SERVER_EXTRA, when set, is added to the server block (more
+# listen lines, locations).
 start_nginx() {
     need_tools nginx
     local port=$1 cert=${2:-} dir=$T/nginx-$1 ssl="" tls_conf=""
@@ -556,6 +639,7 @@ http {
         $tls_conf
         root $T/www-$port;
         location = /host { return 200 "host=\$host remote=\$remote_addr\n"; }
+        ${NGINX_SERVER_EXTRA:-}
     }
 }
 EOF
@@ -581,6 +665,19 @@ start_py() {
     wait_until 10 "$name to print its port" grep -qs '^PORT ' "$T/$name.out"
     PY_PORT=$(sed -n 's/^PORT //p' "$T/$name.out" | head -n 1)
     _alive "$PY_PID" || fail "$name died: $(cat "$T/$name.err")"
+}
+
+UDPC=$IT_DIR/socks_udp_client.py # the SOCKS5 UDP client, for tests
+
+# start_udp_echo NAME HOST [PORT]: socks_udp_client.py's UDP echo server
+# on HOST (port chosen by the kernel unless given); it logs "GOT SRC LEN"
+# per datagram to $T/NAME.out.  Sets UDP_PORT.
+start_udp_echo() {
+    spawn "$1" python3 -u "$UDPC" echo-server \
+        --host "$2" --port "${3:-0}"
+    wait_until 10 "$1 to print its port" grep -qs '^PORT ' "$T/$1.out"
+    UDP_PORT=$(sed -n 's/^PORT //p' "$T/$1.out" | head -n 1)
+    _alive "$SPAWNED_PID" || fail "$1 died: $(cat "$T/$1.err")"
 }
 
 # curl_code [-w FORMAT] ARGS...: what curl's -w FORMAT (default

@@ -43,56 +43,24 @@ done
 
 # --- squid: one process, an auth port and an open port -----------------------
 
-start_squid() {
-    local d=$T/squid svc="ferryit$$"
+start_chain_squid() {
+    local d=$T/squid
     mkdir -p "$d"
     printf '127.0.0.1 %s\n' "${CHAINED[@]}" >"$d/hosts"
     printf '%s:%s\n' "$SQ_USER" "$(openssl passwd -apr1 "$SQ_PASS")" \
         >"$d/htpasswd"
-    : >"$T/squid-cache.log"
-    : >"$T/squid-access.log"
-    local as_user=""
-    if ((EUID == 0)); then
-        # squid refuses to run as root: it becomes "proxy", which must
-        # reach its files.
-        as_user="cache_effective_user proxy"
-        chmod 711 "$T"
-        chown -R proxy: "$d" "$T/squid-cache.log" "$T/squid-access.log"
-    fi
-    cat >"$d/squid.conf" <<EOF
-http_port 127.0.0.1:$SQ_AUTH name=authp
+    start_squid squid "http_port 127.0.0.1:$SQ_AUTH name=authp
 http_port 127.0.0.1:$SQ_OPEN name=openp
-$as_user
-pid_filename $d/squid.pid
-cache_log $T/squid-cache.log
-access_log stdio:$T/squid-access.log squid
-cache deny all
-cache_mem 8 MB
-coredump_dir $d
 hosts_file $d/hosts
 dns_nameservers 127.0.0.1
 dns_timeout 2 seconds
-visible_hostname ferry-it
-shutdown_lifetime 1 second
 auth_param basic program /usr/lib/squid/basic_ncsa_auth $d/htpasswd
 auth_param basic realm ferry-it-squid
 acl openp myportname openp
 acl authed proxy_auth REQUIRED
 http_access allow openp
 http_access allow authed
-http_access deny all
-EOF
-    squid -k parse -f "$d/squid.conf" >"$T/squid-parse.log" 2>&1 ||
-        fail "squid.conf does not parse: $(tail -n 5 "$T/squid-parse.log")"
-    # -n: a service name of our own, so the shared-memory segments squid
-    # creates even without workers do not meet another squid's.
-    spawn squid squid -N -n "$svc" -f "$d/squid.conf"
-    SQUID_PID=$SPAWNED_PID
-    wait_until 20 "squid on $SQ_AUTH and $SQ_OPEN" \
-        eval "tcp_listening $SQ_AUTH && tcp_listening $SQ_OPEN"
-    # The segments are open in squid; their names are not needed again.
-    rm -f /dev/shm/"$svc"-*
-    alive "$SQUID_PID" || fail "squid died: $(tail -n 20 "$T/squid-cache.log")"
+http_access deny all"
 }
 
 # --- dante: one process; "username none" lets the client's offer decide ------
@@ -134,7 +102,7 @@ EOF
     alive "$DANTE_PID" || fail "dante died: $(cat "$T/dante.err")"
 }
 
-start_squid
+start_chain_squid
 start_dante
 start_py paced paced --bytes 300000 --pace 0
 PACED_P=$PY_PORT
