@@ -12,11 +12,16 @@
  *   single   download (or upload) N bytes over one stream, MB/s;
  *   multi    8 concurrent download streams, aggregate MB/s;
  *   rtt      20,000 1-byte ping-pongs on one connection, p50/p99 in us;
+ *   loaded   the same ping-pongs on one connection while 8 others download
+ *            without end through the same proxy: RTT under load;
  *   rate     connect + proxy handshake + 1-byte echo + close, concurrency 32,
  *            for a fixed time, connections/s;
  *   idle     open K tunnelled connections, leave them idle, read the proxy's
- *            RSS (summed over its process tree): KiB per connection;
- *   wait     wait until a TCP port accepts connections (for scripts);
+ *            RSS (summed over its process trees): KiB per connection;
+ *   opens    open K connections at once, each with its handshake and one
+ *            1-byte echo: time until all K are open;
+ *   wait     wait until a TCP port accepts connections, or until a
+ *            connection through a proxy reaches the target (for scripts);
  *   httpsink an HTTP/1.1 origin that reads and discards request bodies
  *            (Content-Length framed) and answers 200 with no body;
  *   post     POST N bytes (default 100 MB) to the httpsink, directly or
@@ -85,6 +90,7 @@
 #define PING_BYTE 'x'
 #define MAX_EVENTS 512
 #define MAX_TREE 4096
+#define MAX_ROOTS 8
 
 /* Zero bytes to send from; only ever read, so threads share it. */
 static unsigned char zeros[IO_CHUNK];
@@ -100,14 +106,15 @@ struct opts {
     const char *via_str;
     uint64_t bytes;             /* single: stream size */
     bool upload;                /* single: upload instead of download */
-    int streams;                /* multi */
+    int streams;                /* multi, loaded: bulk streams */
     int count;                  /* rtt: ping-pongs */
-    int concurrency;            /* rate */
-    double seconds;             /* rate, multi: measuring window */
-    int conns;                  /* idle: connections to hold */
+    int concurrency;            /* rate; opens: in flight (default all) */
+    double seconds;             /* rate, multi, loaded: measuring window */
+    int conns;                  /* idle, opens: connections to open */
     int warmup;                 /* idle: connections opened and closed first */
     double settle;              /* idle: seconds to wait before reading RSS */
-    pid_t pid;                  /* idle: the proxy's pid */
+    pid_t pids[MAX_ROOTS];      /* idle: the proxy's processes (roots) */
+    int npids;
     int threads;                /* server, httpsink */
     int window;                 /* udp: datagrams in flight */
     int size;                   /* udp: payload bytes */
@@ -1035,6 +1042,124 @@ static int cmd_rtt(const struct opts *o)
     return 0;
 }
 
+/* ------------------------------------------------------------ loaded */
+
+/*
+ * RTT under load.  One echo connection is opened and warmed up first;
+ * then --streams connections start endless downloads through the same
+ * proxy, drained by a second thread.  After MULTI_WARMUP_NS both threads
+ * count over the same window (--seconds): the pinger every back-to-back
+ * 1-byte ping-pong, the drainer the bytes of the bulk streams.
+ */
+struct bulk {
+    int ep;
+    const int *fds;
+    uint64_t *got;
+    size_t nfds;
+    unsigned char *buf;
+    uint64_t from, until;   /* the counting window */
+    int err;
+};
+
+static void *bulk_run(void *arg)
+{
+    struct bulk *b = arg;
+
+    b->err = multi_pump(b->ep, b->fds, b->got, b->buf, b->from);
+    memset(b->got, 0, b->nfds * sizeof *b->got);
+    if (b->err == 0)
+        b->err = multi_pump(b->ep, b->fds, b->got, b->buf, b->until);
+    return NULL;
+}
+
+/* Ping back-to-back until `until`, keeping the times from `from` on. */
+static int loaded_pings(int fd, uint64_t from, uint64_t until,
+                        uint64_t **v, size_t *n)
+{
+    size_t cap = 0;
+    uint64_t ns;
+    int r = 0;
+
+    *v = NULL;
+    *n = 0;
+    while (r == 0 && now_ns() < until) {
+        uint64_t t = now_ns();
+
+        r = ping_once(fd, &ns);
+        if (r < 0 || t < from)
+            continue;
+        if (*n == cap) {
+            uint64_t *nv;
+
+            cap = cap ? cap * 2 : 4096;
+            nv = realloc(*v, cap * sizeof *nv);
+            if (!nv)
+                die("out of memory");
+            *v = nv;
+        }
+        (*v)[(*n)++] = ns;
+    }
+    return r;
+}
+
+static int cmd_loaded(const struct opts *o)
+{
+    struct bulk b = { .nfds = (size_t)o->streams };
+    int *fds = calloc(b.nfds, sizeof *fds);
+    unsigned char hdr[HDR_LEN];
+    uint64_t *v, total = 0, dummy;
+    pthread_t tid;
+    size_t n;
+    int fd = dial_or_die(o), r;
+
+    b.got = calloc(b.nfds, sizeof *b.got);
+    b.buf = malloc(IO_CHUNK);
+    b.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (!fds || !b.got || !b.buf || b.ep < 0)
+        die("loaded init: %s", strerror(errno));
+    b.fds = fds;
+    put_header(hdr, 'E', 0);
+    r = send_all(fd, hdr, sizeof hdr);
+    for (int i = 0; i < 200 && r == 0; i++)
+        r = ping_once(fd, &dummy);
+    if (r == 0)
+        r = multi_open(o, b.ep, fds);
+    if (r < 0)
+        die("loaded via %s: %s", o->via_str, strerror(-r));
+    b.from = now_ns() + MULTI_WARMUP_NS;
+    b.until = b.from + (uint64_t)(o->seconds * 1e9);
+    if (pthread_create(&tid, NULL, bulk_run, &b) != 0)
+        die("pthread_create failed");
+    r = loaded_pings(fd, b.from, b.until, &v, &n);
+    pthread_join(tid, NULL);
+    if (r < 0 || b.err < 0)
+        die("loaded via %s: %s", o->via_str, strerror(r < 0 ? -r : -b.err));
+    if (n == 0)
+        die("loaded via %s: no ping-pong in the window", o->via_str);
+    for (size_t i = 0; i < b.nfds; i++)
+        total += b.got[i];
+    qsort(v, n, sizeof *v, cmp_u64);
+    for (int q = 0; q < 3; q++) {
+        static const char *const name[] = { "p50", "p99", "max" };
+        size_t at[] = { n / 2, n * 99 / 100, n - 1 };
+
+        printf("metric=loaded_rtt_%s_us value=%.1f count=%zu streams=%d"
+               " bulk_mbps=%.1f seconds=%.2f via=%s\n", name[q],
+               (double)v[at[q]] / 1e3, n, o->streams,
+               mbps(total, b.until - b.from),
+               (double)(b.until - b.from) / 1e9, o->via_str);
+    }
+    close(fd);
+    for (size_t i = 0; i < b.nfds; i++)
+        close(fds[i]);
+    close(b.ep);
+    free(v);
+    free(fds);
+    free(b.got);
+    free(b.buf);
+    return 0;
+}
+
 /* ------------------------------------------------------------ rate */
 
 /*
@@ -1288,9 +1413,19 @@ struct mem {
     pid_t pids[MAX_TREE];
 };
 
-static void mem_read(pid_t root, struct mem *m)
+/* The trees of every --pid root; a root already in a tree is skipped. */
+static void mem_read(const struct opts *o, struct mem *m)
 {
-    m->nprocs = proc_tree(root, m->pids, MAX_TREE);
+    m->nprocs = 0;
+    for (int r = 0; r < o->npids && m->nprocs < MAX_TREE; r++) {
+        bool seen = false;
+
+        for (int i = 0; i < m->nprocs; i++)
+            seen = seen || m->pids[i] == o->pids[r];
+        if (!seen)
+            m->nprocs += proc_tree(o->pids[r], m->pids + m->nprocs,
+                                   MAX_TREE - m->nprocs);
+    }
     m->rss = m->pss = 0;
     for (int i = 0; i < m->nprocs; i++) {
         long r = proc_kib(m->pids[i], "status", "VmRSS:");
@@ -1322,17 +1457,20 @@ static int idle_fill(struct pool *p, int *cursor, int inflight, int want)
 }
 
 /*
- * Bring `target` connections up, at most 64 in flight; each completes its
- * handshake and one echo and then stays open.  Failed slots are retried,
- * up to 100 errors in all.  Returns how many are up and idle.
+ * Bring `target` connections up, at most `cap` in flight; each completes
+ * its handshake and one echo and then stays open.  Failed slots are
+ * retried, up to 100 errors in all.  With `took`, each connection's time
+ * from its connect() to its echo goes to took[k] for the k-th to finish.
+ * Returns how many are up and idle.
  */
-static int idle_open(struct pool *p, int target, uint64_t deadline)
+static int idle_open(struct pool *p, int target, int cap, uint64_t deadline,
+                     uint64_t *took)
 {
     struct epoll_event evs[MAX_EVENTS];
     int cursor = 0, inflight = 0, idle = 0;
 
     while (idle < target && now_ns() < deadline && p->errors <= 100) {
-        int want = target - idle < 64 ? target - idle : 64;
+        int want = target - idle < cap ? target - idle : cap;
         int n;
 
         inflight = idle_fill(p, &cursor, inflight, want);
@@ -1345,6 +1483,8 @@ static int idle_open(struct pool *p, int target, uint64_t deadline)
             int r = pool_event(p, s);
 
             if (r > 0) {
+                if (took && idle < target)
+                    took[idle] = now_ns() - p->slots[s].started;
                 inflight--;
                 idle++;
             } else if (r < 0 && was_idle) {
@@ -1418,7 +1558,7 @@ static void idle_warmup(const struct opts *o, uint64_t deadline)
     if (o->warmup <= 0)
         return;
     pool_init(&p, o, o->warmup, 2);
-    if (idle_open(&p, o->warmup, deadline) < o->warmup)
+    if (idle_open(&p, o->warmup, 64, deadline, NULL) < o->warmup)
         die("warm-up via %s failed: %s", o->via_str, strerror(p.last_err));
     idle_release(&p);
     pool_close_all(&p);
@@ -1435,18 +1575,19 @@ static int cmd_idle(const struct opts *o)
 
     if (!before || !after)
         die("out of memory");
-    if (kill(o->pid, 0) < 0)
-        die("pid %d: %s", (int)o->pid, strerror(errno));
+    for (int i = 0; i < o->npids; i++)
+        if (kill(o->pids[i], 0) < 0)
+            die("pid %d: %s", (int)o->pids[i], strerror(errno));
     idle_warmup(o, deadline);
-    mem_read(o->pid, before);
+    mem_read(o, before);
     pool_init(&p, o, o->conns, 2);
-    idle = idle_open(&p, o->conns, deadline);
+    idle = idle_open(&p, o->conns, 64, deadline, NULL);
     if (idle < o->conns)
         die("only %d of %d connections via %s came up (%" PRIu64
             " errors, last: %s)", idle, o->conns, o->via_str, p.errors,
             strerror(p.last_err));
     sleep_s(o->settle);
-    mem_read(o->pid, after);
+    mem_read(o, after);
     lost = idle_lost(&p);
     printf("metric=idle_kib_per_conn value=%.2f conns=%d rss_before_kib=%ld"
            " rss_after_kib=%ld pss_kib_per_conn=%.2f procs_before=%d"
@@ -1462,6 +1603,50 @@ static int cmd_idle(const struct opts *o)
     free(before);
     free(after);
     return lost ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ opens */
+
+/*
+ * K concurrent opens: K connections start at once (at most --concurrency
+ * in flight; by default all K), each connect()s, makes its proxy
+ * handshake and one 1-byte echo ('E' 2: the server keeps it open).  The
+ * result is the time from the first connect() to the last echo, and each
+ * connection's own time; "opens_ms" when all start at once,
+ * "opens_window_ms" with fewer in flight.  Then the server closes them
+ * (idle_release).
+ */
+static int cmd_opens(const struct opts *o)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(o->timeout * 0.8e9);
+    uint64_t *took = calloc((size_t)o->conns, sizeof *took);
+    uint64_t t0, dt;
+    struct pool p;
+    int up;
+
+    if (!took)
+        die("out of memory");
+    pool_init(&p, o, o->conns, 2);
+    t0 = now_ns();
+    up = idle_open(&p, o->conns, o->concurrency, deadline, took);
+    dt = now_ns() - t0;
+    if (up < o->conns)
+        die("only %d of %d connections via %s came up (%" PRIu64
+            " errors, last: %s)", up, o->conns, o->via_str, p.errors,
+            strerror(p.last_err));
+    qsort(took, (size_t)up, sizeof *took, cmp_u64);
+    printf("metric=%s value=%.1f conns=%d concurrency=%d"
+           " opens_per_s=%.0f conn_p50_ms=%.2f conn_p99_ms=%.2f"
+           " conn_max_ms=%.2f errors=%" PRIu64 " via=%s\n",
+           o->concurrency < o->conns ? "opens_window_ms" : "opens_ms",
+           (double)dt / 1e6, up, o->concurrency,
+           (double)up / ((double)dt / 1e9), (double)took[up / 2] / 1e6,
+           (double)took[(size_t)up * 99 / 100] / 1e6,
+           (double)took[up - 1] / 1e6, p.errors, o->via_str);
+    idle_release(&p);
+    pool_close_all(&p);
+    free(took);
+    return 0;
 }
 
 /* ------------------------------------------------------------ httpsink */
@@ -2182,26 +2367,27 @@ static int cmd_udp(const struct opts *o)
 
 /* ------------------------------------------------------------ wait */
 
+/*
+ * Direct: until --target accepts a connection.  Through a proxy: until a
+ * connection through it has made its handshake, so the proxy has reached
+ * --target (a relay: until the relay accepts).
+ */
 static int cmd_wait(const struct opts *o)
 {
-    const struct sockaddr_in *dst =
-        o->via == VIA_DIRECT ? &o->target : &o->proxy;
     uint64_t deadline = now_ns() + (uint64_t)(o->timeout * 1e9);
+    int fd;
 
     do {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int r;
-
-        if (fd < 0)
-            die("socket: %s", strerror(errno));
-        r = connect(fd, (const struct sockaddr *)dst, sizeof *dst);
-        close(fd);
-        if (r == 0)
+        fd = dial(o);
+        if (fd >= 0) {
+            close(fd);
             return 0;
+        }
         sleep_s(0.05);
     } while (now_ns() < deadline);
-    fprintf(stderr, "ferrybench wait: %s:%u not accepting\n",
-            inet_ntoa(dst->sin_addr), ntohs(dst->sin_port));
+    fprintf(stderr, "ferrybench wait: %s:%u not reached via %s: %s\n",
+            inet_ntoa(o->target.sin_addr), ntohs(o->target.sin_port),
+            o->via_str, strerror(-fd));
     return 1;
 }
 
@@ -2214,11 +2400,15 @@ static void usage(void)
 "       ferrybench single --target H:P --via V [--bytes 2G] [--upload]\n"
 "       ferrybench multi  --target H:P --via V [--streams 8] [--seconds 3]\n"
 "       ferrybench rtt    --target H:P --via V [--count 20000]\n"
+"       ferrybench loaded --target H:P --via V [--streams 8] [--seconds 3]\n"
 "       ferrybench rate   --target H:P --via V [--seconds 5]"
 " [--concurrency 32]\n"
-"       ferrybench idle   --target H:P --via V --pid PID [--conns 5000]\n"
+"       ferrybench idle   --target H:P --via V --pid PID[,PID...]"
+" [--conns 5000]\n"
 "                         [--warmup 16] [--settle 2]\n"
-"       ferrybench wait   --via V | --target H:P\n"
+"       ferrybench opens  --target H:P --via V [--conns 1000]"
+" [--concurrency K]\n"
+"       ferrybench wait   --target H:P [--via V]\n"
 "       ferrybench httpsink --listen H:P [--threads N]\n"
 "       ferrybench post   --target H:P --via direct|http://H:P"
 " [--bytes 100000000] [--count 1]\n"
@@ -2229,7 +2419,8 @@ static void usage(void)
 " (| http://H:P for post)\n"
 "  --target and --listen default to 127.0.0.1:19000\n"
 "  every client command takes --timeout SECONDS (default 300)\n"
-"  multi: endless downloads, bytes counted over --seconds after 0.5 s\n",
+"  multi, loaded: endless downloads, counted over --seconds after 0.5 s\n"
+"  idle: RSS summed over the process trees of every --pid\n",
           stderr);
     exit(2);
 }
@@ -2245,12 +2436,12 @@ static void opts_defaults(struct opts *o)
     o->bytes = 0;
     o->streams = 8;
     o->count = 0;               /* rtt: 20000, post: 1 */
-    o->concurrency = 32;
+    o->concurrency = 0;         /* rate: 32, opens: all */
     o->seconds = 0;
-    o->conns = 5000;
+    o->conns = 0;               /* idle: 5000, opens: 1000 */
     o->warmup = 16;
     o->settle = 2;
-    o->pid = 0;
+    o->npids = 0;
     o->threads = 2;
     o->window = 32;
     o->size = 64;
@@ -2277,6 +2468,23 @@ static double num_arg(const char *v)
     return d;
 }
 
+/* "PID" or "PID,PID,..." */
+static void parse_pids(struct opts *o, const char *v)
+{
+    char buf[256], *save = NULL;
+
+    if (strlen(v) >= sizeof buf)
+        die("bad --pid '%s'", v);
+    strcpy(buf, v);
+    o->npids = 0;
+    for (char *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        if (o->npids == MAX_ROOTS)
+            die("at most %d pids", MAX_ROOTS);
+        o->pids[o->npids++] = (pid_t)int_arg(t, 1, 1L << 30);
+    }
+}
+
 static void parse_opt(struct opts *o, const char *k, const char *v)
 {
     if (strcmp(k, "--target") == 0 && parse_addr(v, &o->target) == 0)
@@ -2298,7 +2506,7 @@ static void parse_opt(struct opts *o, const char *k, const char *v)
     else if (strcmp(k, "--warmup") == 0)
         o->warmup = (int)int_arg(v, 0, 10000);
     else if (strcmp(k, "--pid") == 0)
-        o->pid = (pid_t)int_arg(v, 1, 1L << 30);
+        parse_pids(o, v);
     else if (strcmp(k, "--threads") == 0)
         o->threads = (int)int_arg(v, 1, 256);
     else if (strcmp(k, "--window") == 0)
@@ -2341,7 +2549,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
     if (o->count == 0)
         o->count = post ? 1 : 20000;
     if (o->seconds == 0)
-        o->seconds = strcmp(o->cmd, "multi") == 0 ? 3 : 5;
+        o->seconds = strcmp(o->cmd, "multi") == 0 ||
+                     strcmp(o->cmd, "loaded") == 0 ? 3 : 5;
+    if (o->conns == 0)
+        o->conns = strcmp(o->cmd, "opens") == 0 ? 1000 : 5000;
+    if (o->concurrency == 0)
+        o->concurrency = strcmp(o->cmd, "opens") == 0 ? o->conns : 32;
 }
 
 int main(int argc, char **argv)
@@ -2353,20 +2566,22 @@ int main(int argc, char **argv)
         { "server", cmd_server }, { "single", cmd_single },
         { "multi", cmd_multi },   { "rtt", cmd_rtt },
         { "rate", cmd_rate },     { "idle", cmd_idle },
+        { "loaded", cmd_loaded }, { "opens", cmd_opens },
         { "wait", cmd_wait },     { "httpsink", cmd_httpsink },
         { "post", cmd_post },     { "udpecho", cmd_udpecho },
         { "udp", cmd_udp },
     };
     static const char *const servers[] = { "server", "httpsink", "udpecho" };
     static const char *const tcp_clients[] = { "single", "multi", "rtt",
-                                               "rate", "idle" };
+                                               "rate", "idle", "loaded",
+                                               "opens", "wait" };
     struct opts o;
 
     parse_args(&o, argc, argv);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (strcmp(o.cmd, "idle") == 0 && o.pid == 0)
+    if (strcmp(o.cmd, "idle") == 0 && o.npids == 0)
         die("idle needs --pid");
     bool server = false;
 

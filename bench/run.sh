@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - ferry against its peers, side by side, on loopback.
 #
-# Builds ferry (Release) and ferrybench, then runs four groups of
+# Builds ferry (Release) and ferrybench, then runs six groups of
 # measurements, each with its own server and its own table:
 #
 #   tcp   CONNECT / SOCKS5 tunnels (and HAProxy tcp relays) to the ferrybench
@@ -10,6 +10,9 @@
 #   post  100 MB POST bodies through HTTP forward proxies (ferrybench post
 #         to the ferrybench httpsink);
 #   udp   SOCKS5 UDP ASSOCIATE datagram rate (ferrybench udp to udpecho);
+#   tunnel ferry gateway + agent (TLS, WebSocket over TLS) against ssh -R
+#         and ssh -D: throughput, RTT idle and under load, 1,000
+#         concurrent stream opens, idle memory per stream;
 #   tproxy intercepted TCP throughput in network namespaces: a client whose
 #         default route is a router, intercepted there by ferry (tproxy or
 #         redirect listener, agent) into a TLS tunnel to a gateway, or by
@@ -25,8 +28,9 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(dirname "$BENCH_DIR")
-ALL_GROUPS="tcp http post udp tproxy"
+ALL_GROUPS="tcp http post udp tunnel tproxy"
 TCP_PEERS="haproxy-splice haproxy-copy squid tinyproxy dante microsocks"
+TUNNEL_VARIANTS="ferry-tls ferry-wss"
 
 usage() {
     cat <<'EOF'
@@ -34,15 +38,17 @@ usage: bench/run.sh [options]
   --quick            smoke run: small sizes, short windows, 1 repetition
                      (unless --reps is given)
   --only LIST        comma list of groups and/or targets.
-                     groups: tcp, http, post, udp, tproxy (default: all);
+                     groups: tcp, http, post, udp, tunnel, tproxy
+                     (default: all);
                      targets: ferry (every ferry variant), ferry-connect,
-                     ferry-socks5, haproxy (every HAProxy variant),
+                     ferry-socks5, ferry-tls, ferry-wss, ferry-tproxy,
+                     ferry-redirect, haproxy (every HAProxy variant),
                      haproxy-splice, haproxy-copy, haproxy-http, squid,
-                     tinyproxy, dante, microsocks, ferry-tproxy,
-                     ferry-redirect, redsocks (the redsocks+dante chain).
+                     tinyproxy, dante, microsocks, ssh (both), ssh-R,
+                     ssh-D, redsocks (the redsocks+dante chain).
                      Targets alone select the tcp group (as before groups
-                     existed; tproxy too for its own targets); with groups
-                     they narrow those groups.
+                     existed), and the tunnel and tproxy groups for their
+                     own targets; with groups they narrow those groups.
   --reps N           repetitions of each ferry/peer pair (default 3)
   --ferry PATH       use this ferry binary instead of building one
   --rev REV          build ferry from git revision REV (git archive) instead
@@ -51,8 +57,11 @@ usage: bench/run.sh [options]
                      (default bench/.build)
   --workers N        pass --workers N to ferry
   --port-base N      loopback ports N..N+62 (default 24000)
-  --bytes SIZE       tcp, tproxy: single-stream download size (default 2G)
+  --bytes SIZE       tcp, tunnel, tproxy: single-stream download size
+                     (default 2G)
   --conns K          tcp: idle connections for the RSS metric (default 5000)
+  --streams K        tunnel: concurrent opens and idle streams (1000;
+                     200..4000)
   --http-conns N     http: wrk connections (default 50)
   --max-minutes M    stop starting new repetitions after M minutes (30);
                      every selected group still gets one repetition
@@ -97,6 +106,12 @@ POST_COUNT=5
 UDP_SECONDS=5
 UDP_WINDOW=32
 UDP_SIZE=64
+# tunnel: STREAMS concurrent opens and idle streams; RTT under load with
+# LOADED_STREAMS bulk downloads for LOADED_SECONDS
+STREAMS=1000
+OPENS_WINDOW=100
+LOADED_STREAMS=8
+LOADED_SECONDS=3
 
 parse_args() {
     while (($#)); do
@@ -111,6 +126,7 @@ parse_args() {
         --port-base) PORT_BASE=${2:?}; shift ;;
         --bytes) BYTES=${2:?}; shift ;;
         --conns) CONNS=${2:?}; shift ;;
+        --streams) STREAMS=${2:?}; shift ;;
         --http-conns) HTTP_CONNS=${2:?}; shift ;;
         --max-minutes) MAX_MINUTES=${2:?}; shift ;;
         --no-install) INSTALL=0 ;;
@@ -123,11 +139,16 @@ parse_args() {
     if ((QUICK)); then
         REPS=${REPS:-1} BYTES=512M MULTI_SECONDS=1 RTT_COUNT=5000
         RATE_SECONDS=2 CONNS=1000
-        HTTP_SECONDS=2 POST_COUNT=1 UDP_SECONDS=2
+        HTTP_SECONDS=2 POST_COUNT=1 UDP_SECONDS=2 LOADED_SECONDS=1
     fi
     REPS=${REPS:-3}
     [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps wants a positive number"
     [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "--conns wants a positive number"
+    # ferry takes at most 4096 streams per link (max_streams)
+    if ! [[ $STREAMS =~ ^[1-9][0-9]*$ ]] || ((STREAMS < 2 * OPENS_WINDOW ||
+        STREAMS > 4000)); then
+        die "--streams wants $((2 * OPENS_WINDOW))..4000"
+    fi
     [[ $MAX_MINUTES =~ ^[0-9]+$ ]] || die "--max-minutes wants a number"
     if ! [[ $HTTP_CONNS =~ ^[1-9][0-9]*$ ]] ||
         ((HTTP_CONNS < HTTP_THREADS || HTTP_CONNS > 3000)); then
@@ -153,6 +174,7 @@ group_targets() {
     http) echo "ferry squid tinyproxy haproxy-http" ;;
     post) echo "ferry squid tinyproxy" ;;
     udp) echo "ferry dante" ;;
+    tunnel) echo "$TUNNEL_VARIANTS ssh-R ssh-D" ;;
     tproxy) echo "ferry-tproxy ferry-redirect redsocks" ;;
     esac
 }
@@ -163,6 +185,7 @@ group_peers() {
     http) echo "squid tinyproxy haproxy-http" ;;
     post) echo "squid tinyproxy" ;;
     udp) echo "dante" ;;
+    tunnel) echo "ssh-R ssh-D" ;;
     tproxy) echo "redsocks" ;;
     esac
 }
@@ -173,6 +196,8 @@ group_keys() {
     http) echo "rps p50 p99" ;;
     post) echo "post" ;;
     udp) echo "pps loss" ;;
+    tunnel)
+        echo "single multi rtt50 rtt99 lrtt50 lrtt99 opens opensw idle" ;;
     tproxy) echo "single multi" ;;
     esac
 }
@@ -183,10 +208,12 @@ expand_name() {
     ferry)
         case $1 in
         tcp) echo "ferry-connect ferry-socks5" ;;
+        tunnel) echo "$TUNNEL_VARIANTS" ;;
         tproxy) echo "ferry-tproxy ferry-redirect" ;;
         *) echo ferry ;;
         esac
         ;;
+    ssh) echo "ssh-R ssh-D" ;;
     haproxy)
         case $1 in
         tcp) echo "haproxy-splice haproxy-copy" ;;
@@ -209,9 +236,15 @@ select_targets() {
     if [[ -z $ONLY ]]; then
         groups=$ALL_GROUPS
     elif [[ -z $groups ]]; then
+        # targets alone: the tcp group, as before the other groups
+        # existed, and the tunnel and tproxy groups for their own targets
         groups=tcp
-        [[ " $names " =~ \ (ferry-tproxy|ferry-redirect|redsocks)\  ]] &&
-            groups+=" tproxy"
+        for n in $names; do
+            case $n in
+            ssh | ssh-R | ssh-D | ferry-tls | ferry-wss) groups+=" tunnel" ;;
+            ferry-tproxy | ferry-redirect | redsocks) groups+=" tproxy" ;;
+            esac
+        done
     fi
     for n in $names; do
         known=0
@@ -257,26 +290,28 @@ any_selected() {
 }
 
 ferry_selected() {
-    any_selected ferry || any_selected ferry-connect ||
-        any_selected ferry-socks5 || any_selected ferry-tproxy ||
-        any_selected ferry-redirect
+    local v
+    for v in ferry ferry-connect ferry-socks5 $TUNNEL_VARIANTS ferry-tproxy \
+        ferry-redirect; do
+        any_selected "$v" && return 0
+    done
+    return 1
 }
 
 is_ferry() { [[ $1 == ferry || $1 == ferry-* ]]; }
 
-# The ferry target a peer of group $G is compared with.
-variant_of() {
-    if [[ $G == tproxy ]]; then
-        echo ferry-tproxy
-        return
-    fi
-    if [[ $G != tcp ]]; then
-        echo ferry
-        return
-    fi
-    case $1 in
-    dante | microsocks) echo ferry-socks5 ;;
-    *) echo ferry-connect ;;
+# The ferry targets a peer of group $G is compared with: one, except in
+# the tunnel group, where each ssh run pairs with a TLS and a WSS run.
+# In the tproxy group ferry-tproxy runs right before redsocks; the other
+# variant, ferry-redirect, runs right after it and is paired with that
+# run (see record).
+variants_of() {
+    case $G:$1 in
+    tcp:dante | tcp:microsocks) echo ferry-socks5 ;;
+    tcp:*) echo ferry-connect ;;
+    tunnel:*) echo "$TUNNEL_VARIANTS" ;;
+    tproxy:*) echo ferry-tproxy ;;
+    *) echo ferry ;;
     esac
 }
 
@@ -318,9 +353,13 @@ install_deps() {
     any_selected tinyproxy && pkgs+=(tinyproxy)
     any_selected dante && pkgs+=(dante-server)
     any_selected microsocks && pkgs+=(microsocks)
+    any_selected ferry-tls || any_selected ferry-wss && pkgs+=(openssl)
+    any_selected ssh-R || any_selected ssh-D &&
+        pkgs+=(openssh-server openssh-client)
     if [[ " $GROUPS_SEL " == *" tproxy "* ]]; then
         pkgs+=(iproute2 nftables)
-        any_selected ferry-tproxy && pkgs+=(openssl)
+        any_selected ferry-tproxy || any_selected ferry-redirect &&
+            pkgs+=(openssl)
         any_selected redsocks && pkgs+=(redsocks dante-server)
     fi
     install_missing "${pkgs[@]}"
@@ -365,17 +404,26 @@ build() {
 
 # Every port sits at a fixed offset from --port-base.  "ferry" is the
 # http listener (+1) except in the udp group, where it is the socks one.
+# In the tunnel group ferry-tls and ferry-wss are the gateway's socks5
+# listener; "gateway" is where its agent connects.  The tproxy group's
+# ports are in its network namespaces, not on this host's loopback, so
+# they may repeat loopback offsets; "tp-gateway" is its gateway's.
 port_of() {
     case $1 in
     server) echo $((PORT_BASE)) ;;
     ferry-connect) echo $((PORT_BASE + 1)) ;;
     ferry-socks5) echo $((PORT_BASE + 2)) ;;
+    gateway) echo $((PORT_BASE + 3)) ;;
+    ferry-tls | ferry-wss) echo $((PORT_BASE + 4)) ;;
+    sshd) echo $((PORT_BASE + 5)) ;;
+    ssh-R) echo $((PORT_BASE + 6)) ;;
+    ssh-D) echo $((PORT_BASE + 7)) ;;
     ferry) [[ $G == udp ]] && echo $((PORT_BASE + 2)) ||
         echo $((PORT_BASE + 1)) ;;
     ferry-tproxy) echo $((PORT_BASE + 3)) ;;  # these four: in namespaces
     ferry-redirect) echo $((PORT_BASE + 4)) ;;
     redsocks) echo $((PORT_BASE + 5)) ;;
-    gateway) echo $((PORT_BASE + 6)) ;;
+    tp-gateway) echo $((PORT_BASE + 6)) ;;
     haproxy-splice | haproxy-copy) echo $((PORT_BASE + 10)) ;;
     haproxy-http) echo $((PORT_BASE + 11)) ;;
     squid) echo $((PORT_BASE + 20)) ;;
@@ -399,6 +447,8 @@ via_of() {
     tcp:ferry-socks5 | tcp:dante | tcp:microsocks)
         echo "socks5://127.0.0.1:$p" ;;
     tcp:haproxy-*) echo "relay://127.0.0.1:$p" ;;
+    tunnel:ssh-R) echo "relay://127.0.0.1:$p" ;;
+    tunnel:*) echo "socks5://127.0.0.1:$p" ;;
     post:*) echo "http://127.0.0.1:$p" ;;
     udp:*) echo "socks5://127.0.0.1:$p" ;;
     esac
@@ -406,8 +456,9 @@ via_of() {
 
 check_ports_free() {
     local n p
-    for n in server ferry-connect ferry-socks5 haproxy-copy haproxy-http \
-        squid tinyproxy dante microsocks nginx httpsink; do
+    for n in server ferry-connect ferry-socks5 gateway ferry-tls sshd ssh-R \
+        ssh-D haproxy-copy haproxy-http squid tinyproxy dante microsocks \
+        nginx httpsink; do
         p=$(port_of "$n")
         if "$FB" wait --target "127.0.0.1:$p" --timeout 0 2>/dev/null; then
             die "127.0.0.1:$p is in use (try --port-base)"
@@ -524,9 +575,71 @@ end
 EOF
 }
 
+# The tunnel group's keys and configurations, in $WORK/tunnel: a
+# self-signed certificate for the gateway (the agent pins its
+# fingerprint), a token, and an sshd of our own (host key, authorized key,
+# known_hosts).  Crypto is OpenSSH's compiled-in default on both sides:
+# the sshd_config sets none, and ssh runs with -F /dev/null (neither
+# ~/.ssh/config nor /etc/ssh/ssh_config is read).
+SSH_OPTS=()
+SSH_ALGOS=""
+MADE_RUN_SSHD=0
+
+tunnel_configs() {
+    local d="$WORK/tunnel" user
+    mkdir -p "$d"
+    if selected ferry-tls || selected ferry-wss; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -days 2 -subj /CN=ferry-bench \
+            -addext "subjectAltName=IP:127.0.0.1" -keyout "$d/gw.key" \
+            -out "$d/gw.crt" >"$d/openssl.log" 2>&1 ||
+            die "openssl req failed: $(cat "$d/openssl.log")"
+        openssl x509 -in "$d/gw.crt" -noout -fingerprint -sha256 |
+            sed 's/.*=//' >"$d/fingerprint"
+        echo "bench-$RANDOM$RANDOM$RANDOM" >"$d/token"
+        chmod 600 "$d/token" "$d/gw.key"
+    fi
+    selected ssh-R || selected ssh-D || return 0
+    # sshd wants its privilege separation directory; a system sshd uses
+    # the same one, so it stays unless this script made it.
+    if [[ ! -d /run/sshd ]]; then
+        mkdir -p /run/sshd && MADE_RUN_SSHD=1
+    fi
+    user=$(id -un)
+    # shellcheck source=../scripts/lib/sshd.sh
+    source "$SRC_DIR/scripts/lib/sshd.sh"
+    sshd_setup "$d" "$(port_of sshd)" 127.0.0.1 yes "AllowUsers $user" ||
+        die "sshd -t rejected its configuration: $(cat "$d/sshd-t.err")"
+    printf '[127.0.0.1]:%s %s\n' "$(port_of sshd)" \
+        "$(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts"
+    SSH_OPTS=(-F /dev/null -i "$d/id" -o IdentitiesOnly=yes
+        -o UserKnownHostsFile="$d/known_hosts" -o StrictHostKeyChecking=yes
+        -o BatchMode=yes -o ExitOnForwardFailure=yes
+        -p "$(port_of sshd)" -l "$user")
+}
+
+# What a default ssh negotiates with this sshd, from `ssh -v` of a session
+# that runs `true` (once per run, with the first sshd started).
+ssh_probe() {
+    local log="$WORK/tunnel/ssh-probe.log"
+    timeout 20 ssh -v "${SSH_OPTS[@]}" 127.0.0.1 true </dev/null \
+        >"$log" 2>&1 || true
+    # debug1: kex: server->client cipher: C MAC: M compression: Z
+    SSH_ALGOS=$(awk '
+        /kex: algorithm:/ { kex = $NF }
+        /kex: host key algorithm:/ { hk = $NF }
+        /kex: server->client cipher:/ { c = $5; mac = $7; z = $9 }
+        END {
+            if (c == "") { print "unknown (ssh -v showed no kex)"; exit }
+            if (mac == "<implicit>") mac = "implicit (AEAD)"
+            printf "kex %s, host key %s, cipher %s, MAC %s, compression %s\n",
+                kex, hk, c, mac, z }' "$log")
+}
+
 # ------------------------------------------------------------ processes
 
 TPID=""
+TPID2=""
 SPID=""
 CPID=""
 WORK=""
@@ -569,7 +682,7 @@ stop_tree() {
 start_server() {
     local log="$WORK/server-$G.log" port
     case $G in
-    tcp)
+    tcp | tunnel)
         port=$(port_of server)
         "$FB" server --listen "127.0.0.1:$port" --threads 2 2>"$log" &
         ;;
@@ -650,6 +763,7 @@ start_target() {
         fi
         return 0
     fi
+    [[ $G == tunnel ]] && { start_tunnel "$1"; return; }
     launch "$1"
     ports=$(port_of "$1")
     is_ferry "$1" && ports="$(port_of ferry-connect) $(port_of ferry-socks5)"
@@ -664,24 +778,86 @@ start_target() {
     done
 }
 
+# A tunnel is two processes: TPID listens (ferry gateway, sshd), TPID2
+# dials it and is the other end (ferry agent, ssh).  The tunnel is up when
+# a connection through it reaches the server.
+start_tunnel() {
+    local t=$1 d="$WORK/tunnel" log="$WORK/peer/$G-$1" url fwd p srv
+    local fargs=(--access-log off --log-level warn)
+    [[ -n $WORKERS ]] && fargs+=(--workers "$WORKERS")
+    case $t in
+    ferry-*)
+        "$FERRY_BIN" gateway --bind "127.0.0.1:$(port_of gateway)" \
+            --cert "$d/gw.crt" --key "$d/gw.key" --token-file "$d/token" \
+            -L "socks5://127.0.0.1:$(port_of "$t")" "${fargs[@]}" \
+            >"$log.out" 2>&1 &
+        TPID=$!
+        p=$(port_of gateway)
+        ;;
+    ssh-*)
+        /usr/sbin/sshd -D -e -f "$d/sshd_config" >"$log.out" 2>&1 &
+        TPID=$!
+        p=$(port_of sshd)
+        ;;
+    esac
+    if "$FB" wait --target "127.0.0.1:$p" --timeout 20 2>/dev/null &&
+        alive "$TPID"; then
+        case $t in
+        ferry-tls) url="tls://127.0.0.1:$p" ;;
+        ferry-wss) url="wss://127.0.0.1:$p/ferry" ;;
+        ssh-R) srv="127.0.0.1:$(port_of server)"
+            fwd=(-R "127.0.0.1:$(port_of ssh-R):$srv") ;;
+        ssh-D) fwd=(-D "127.0.0.1:$(port_of ssh-D)") ;;
+        esac
+        if is_ferry "$t"; then
+            "$FERRY_BIN" agent --server "$url" --token-file "$d/token" \
+                --fingerprint "$(cat "$d/fingerprint")" --id bench \
+                "${fargs[@]}" >"$log-agent.out" 2>&1 &
+        else
+            [[ -n $SSH_ALGOS ]] || ssh_probe
+            ssh "${SSH_OPTS[@]}" -N "${fwd[@]}" 127.0.0.1 \
+                </dev/null >"$log-ssh.out" 2>&1 &
+        fi
+        TPID2=$!
+        if "$FB" wait --target "127.0.0.1:$(port_of server)" \
+            --via "$(via_of "$t")" --timeout 20 2>/dev/null &&
+            alive "$TPID" && alive "$TPID2"; then
+            return 0
+        fi
+    fi
+    say "$t did not start:"
+    tail -n 5 "$log"*.out >&2 || true
+    stop_target "$t"
+    return 1
+}
+
 # ferry runs with --log-level warn: anything beyond its start-up banner is
 # a warning or an error, kept for the report.
 check_ferry_log() {
-    local f="$WORK/peer/$G-$1.out" extra
-    [[ -s $f ]] || return 0
-    extra=$(grep -v -e '^ferry: .* proxy ' -e '^  export ' \
-        -e '^ferry: [a-z]* listener .* (interception rules: ' "$f" || true)
-    [[ -n $extra ]] || return 0
-    say "  ferry logged $(wc -l <<<"$extra") line(s):" \
-        "$(head -n 1 <<<"$extra")"
-    # shellcheck disable=SC2001  # every line of a multi-line value
-    sed "s/^/target=$1 rep=$REP ferry-log| /" <<<"$extra" >>"$WORK/raw.log"
-    # shellcheck disable=SC2001
-    sed "s/^/rep $REP: /" <<<"$extra" >>"$WORK/$G/ferrylog"
+    local f extra
+    for f in "$WORK/peer/$G-$1.out" "$WORK/peer/$G-$1-agent.out"; do
+        [[ -s $f ]] || continue
+        extra=$(grep -v -e '^ferry: .* proxy ' -e '^  export ' \
+            -e '^ferry: [a-z]* listener .* (interception rules: ' "$f" ||
+            true)
+        [[ -n $extra ]] || continue
+        say "  ferry logged $(wc -l <<<"$extra") line(s):" \
+            "$(head -n 1 <<<"$extra")"
+        # shellcheck disable=SC2001  # every line of a multi-line value
+        sed "s/^/target=$1 rep=$REP ferry-log| /" <<<"$extra" \
+            >>"$WORK/raw.log"
+        # shellcheck disable=SC2001
+        sed "s/^/rep $REP: /" <<<"$extra" >>"$WORK/$G/ferrylog"
+    done
 }
 
+# The dialling side first (ferry agent, ssh), then the listening side.
 stop_target() {
     [[ $G == tproxy && -n ${1:-} ]] && tp_rules_off "$1"
+    if [[ -n $TPID2 ]]; then
+        stop_tree "$TPID2"
+        TPID2=""
+    fi
     [[ -n $TPID ]] || return 0
     # the agent before its gateway, or it warns that the link is down
     if [[ $G == tproxy && -s $WORK/tp/agent.pid ]]; then
@@ -694,6 +870,11 @@ stop_target() {
     return 0
 }
 
+# The pids whose process trees make the target, comma-separated.
+target_pids() {
+    echo "$TPID${TPID2:+,$TPID2}"
+}
+
 # shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
     set +e
@@ -701,6 +882,8 @@ cleanup() {
     stop_target
     stop_server
     [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
+    ((MADE_RUN_SSHD)) && rmdir /run/sshd 2>/dev/null
+    return 0
 }
 
 
@@ -745,6 +928,7 @@ tp_topology() {
         ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=0
     done
     # If this shell is killed outright, the namespaces still go.
+    # shellcheck disable=SC2016  # the inner bash expands them
     setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
         shift; for n; do ip netns pids "$n" | xargs -r kill -KILL
         ip netns del "$n"; done' tp-watchdog "$$" "${TP_NSES[@]}" \
@@ -873,7 +1057,7 @@ tp_launch() {
     local log="$WORK/peer/$G-$1.out" d="$WORK/tp" gw
     local fargs=(--access-log off --log-level warn)
     [[ -n $WORKERS ]] && fargs+=(--workers "$WORKERS")
-    gw=$(port_of gateway)
+    gw=$(port_of tp-gateway)
     : >"$log"
     case $1 in
     ferry-*)
@@ -989,7 +1173,7 @@ bench() {
     local out rc=0 pre=() target
     [[ -n ${PIN:-} ]] && pre=(taskset -c "$PIN")
     case $G in
-    tcp) target=127.0.0.1:$(port_of server) ;;
+    tcp | tunnel) target=127.0.0.1:$(port_of server) ;;
     post) target=127.0.0.1:$(port_of httpsink) ;;
     udp) target=127.0.0.1:$(port_of udpecho) ;;
     tproxy) target=$TP_TGT:$(port_of server)
@@ -1014,6 +1198,10 @@ metric_name() {
     multi) echo multi_mbps ;;
     rtt50) echo rtt_p50_us ;;
     rtt99) echo rtt_p99_us ;;
+    lrtt50) echo loaded_rtt_p50_us ;;
+    lrtt99) echo loaded_rtt_p99_us ;;
+    opens) echo opens_ms ;;
+    opensw) echo opens_window_ms ;;
     rate) echo conn_rate ;;
     idle) echo idle_kib_per_conn ;;
     rps) echo http_rps ;;
@@ -1040,11 +1228,37 @@ measure_tcp() {
         bench idle --via "$via" --pid "$pid" --conns "$CONNS" \
             --settle "$SETTLE"
     fi
-    # RTT runs with client, proxy and server on one CPU: see README.md.
-    pin_trees "$SPID" ${pid:+"$pid"}
-    PIN=$PIN_CPU bench rtt --via "$via" --count "$RTT_COUNT"
-    unpin_trees "$SPID" ${pid:+"$pid"}
+    pinned_rtt "$via" "$pid"
     bench rate --via "$via" --seconds "$RATE_SECONDS" --concurrency 32
+    bench single --via "$via" --bytes "$BYTES"
+    bench multi --via "$via" --streams 8 --seconds "$MULTI_SECONDS"
+}
+
+# RTT runs with client, proxy and server on one CPU: see README.md.  $2:
+# the proxy's pids, comma-separated (none for direct).
+pinned_rtt() {
+    local via=$1 pids=()
+    IFS=, read -ra pids <<<"${2:-}"
+    pin_trees "$SPID" "${pids[@]}"
+    PIN=$PIN_CPU bench rtt --via "$via" --count "$RTT_COUNT"
+    unpin_trees "$SPID" "${pids[@]}"
+}
+
+# Idle memory first, on fresh processes (as in tcp); then the opens (all
+# at once, then at most OPENS_WINDOW in flight), the idle RTT (pinned),
+# the RTT under load (not pinned: the bulk streams need both CPUs), and
+# throughput.
+measure_tunnel() {
+    local t=$1 via=$2 plist=${3:-}
+    if [[ -n $plist ]]; then
+        bench idle --via "$via" --pid "$plist" --conns "$STREAMS" \
+            --settle "$SETTLE"
+    fi
+    bench opens --via "$via" --conns "$STREAMS"
+    bench opens --via "$via" --conns "$STREAMS" --concurrency "$OPENS_WINDOW"
+    pinned_rtt "$via" "$plist"
+    bench loaded --via "$via" --streams "$LOADED_STREAMS" \
+        --seconds "$LOADED_SECONDS"
     bench single --via "$via" --bytes "$BYTES"
     bench multi --via "$via" --streams 8 --seconds "$MULTI_SECONDS"
 }
@@ -1108,6 +1322,7 @@ measure() {
         --count "$POST_COUNT" ;;
     udp) bench udp --via "$(via_of "$t")" --seconds "$UDP_SECONDS" \
         --window "$UDP_WINDOW" --size "$UDP_SIZE" ;;
+    tunnel) measure_tunnel "$t" "$(via_of "$t")" "$pid" ;;
     tproxy)
         bench single --via direct --bytes "$BYTES"
         bench multi --via direct --streams 8 --seconds "$MULTI_SECONDS"
@@ -1116,34 +1331,45 @@ measure() {
     sed "s/^/group=$G target=$t rep=$REP /" "$WORK/run.out" >>"$WORK/raw.log"
 }
 
-declare -A LAST
-LAST_TARGET=""
+declare -A LAST      # "target key" -> that target's last value
+SINCE=""            # ferry variants run since the last peer or direct run
+LAST_TARGET=""      # the target run before this one
 
-# Keep this run's values; a peer run right after its ferry variant also
-# gives one "ferry peer" line per metric for the ratios.
+# Keep this run's values.  A peer run also gives, for each of its ferry
+# variants that ran since the previous peer run (right before it), one
+# "ferry peer" line per metric for the ratios, in p/VARIANT/PEER/KEY.
+# tproxy: ferry-redirect runs right after redsocks and is paired with
+# that run (p/ferry-redirect/redsocks).
 record() {
-    local t=$1 k v procs d="$WORK/$G"
-    mkdir -p "$d/v/$t" "$d/p/$t"
+    local t=$1 k v w procs d="$WORK/$G"
+    mkdir -p "$d/v/$t"
     for k in $(group_keys "$G"); do
         [[ $t == direct && $k == idle ]] && continue
         v=$(value_of "$k")
         echo "$v" >>"$d/v/$t/$k"
-        if [[ $t != ferry* && $t != direct &&
-            $LAST_TARGET == "$(variant_of "$t")" ]]; then
-            echo "${LAST[$k]} $v" >>"$d/p/$t/$k"
-        fi
-        # tproxy: ferry-redirect runs right after redsocks, its own pair
+        LAST[$t $k]=$v
         if [[ $G == tproxy && $t == ferry-redirect &&
             $LAST_TARGET == redsocks ]]; then
-            mkdir -p "$d/p/redsocks@redirect"
-            echo "$v ${LAST[$k]}" >>"$d/p/redsocks@redirect/$k"
+            mkdir -p "$d/p/$t/redsocks"
+            echo "$v ${LAST[redsocks $k]}" >>"$d/p/$t/redsocks/$k"
         fi
-        LAST[$k]=$v
+        is_ferry "$t" && continue
+        [[ $t == direct ]] && continue
+        for w in $(variants_of "$t"); do
+            [[ " $SINCE " == *" $w "* ]] || continue
+            mkdir -p "$d/p/$w/$t"
+            echo "${LAST[$w $k]} $v" >>"$d/p/$w/$t/$k"
+        done
     done
     procs=$(awk '$1 == "metric=idle_kib_per_conn" {
         for (i = 2; i <= NF; i++) if ($i ~ /^procs_after=/) {
             sub(/^procs_after=/, "", $i); print $i } }' "$WORK/run.out")
     [[ -n $procs ]] && echo "$procs" >"$d/v/$t/procs"
+    if is_ferry "$t"; then
+        SINCE+=" $t"
+    else
+        SINCE=""
+    fi
     LAST_TARGET=$t
 }
 
@@ -1158,7 +1384,7 @@ run_target() {
     elif [[ $t == direct ]]; then
         measure direct
     elif start_target "$t"; then
-        measure "$t" "$TPID"
+        measure "$t" "$(target_pids)"
         stop_target "$t"
     else
         : >"$WORK/run.out"
@@ -1169,16 +1395,18 @@ run_target() {
 }
 
 # One repetition: direct, then each selected peer right after its ferry
-# variant; a ferry variant with no selected peer runs alone.
+# variant(s); a ferry variant with no selected peer runs alone.
 schedule() {
     local p v order="direct"
     for p in $(group_peers "$G"); do
         selected "$p" || continue
-        v=$(variant_of "$p")
-        selected "$v" && order+=" $v"
+        for v in $(variants_of "$p"); do
+            selected "$v" && order+=" $v"
+        done
         order+=" $p"
     done
-    for v in ferry ferry-connect ferry-socks5 ferry-tproxy ferry-redirect; do
+    for v in ferry ferry-connect ferry-socks5 $TUNNEL_VARIANTS ferry-tproxy \
+        ferry-redirect; do
         selected "$v" && [[ " $order " != *" $v "* ]] && order+=" $v"
     done
     echo "$order"
@@ -1189,6 +1417,7 @@ run_group() {
     mkdir -p "$WORK/$G"
     : >"$WORK/$G/invalid"
     LAST=()
+    SINCE=""
     LAST_TARGET=""
     start_server
     order=$(schedule)
@@ -1223,13 +1452,14 @@ median() {
 # over the direct path), or "none".
 ratio_kind() {
     case $G:$1 in
-    tcp:rtt*) echo added ;;
+    tcp:rtt* | tunnel:rtt* | tunnel:lrtt*) echo added ;;
     udp:loss) echo none ;;
     *) echo plain ;;
     esac
 }
 
-# Ratio per "ferry peer" line: plain ferry/peer, except tcp latency, which
+# Ratio per "ferry peer" line: plain ferry/peer, except latency in the tcp
+# and tunnel groups, which
 # compares the latency each one adds to the direct path (its median over
 # all repetitions; one direct run is too noisy a baseline).
 ratios() {
@@ -1259,19 +1489,27 @@ fmt() {
 }
 
 row_label() {
-    case $1 in
-    single) echo "single-stream MB/s (higher is better)" ;;
-    multi) echo "8-stream MB/s (higher is better)" ;;
-    rtt50) echo "RTT p50 us (lower is better)" ;;
-    rtt99) echo "RTT p99 us (lower is better)" ;;
-    rate) echo "conn/s (higher is better)" ;;
-    idle) echo "idle KiB/conn (lower is better)" ;;
-    rps) echo "requests/s (higher is better)" ;;
-    p50) echo "latency p50 ms (lower is better)" ;;
-    p99) echo "latency p99 ms (lower is better)" ;;
-    post) echo "POST MB/s (higher is better)" ;;
-    pps) echo "echoed datagrams/s (higher is better)" ;;
-    loss) echo "loss % (lower is better)" ;;
+    case $G:$1 in
+    tunnel:rtt50) echo "RTT p50 us, idle (lower is better)" ;;
+    tunnel:rtt99) echo "RTT p99 us, idle (lower is better)" ;;
+    tunnel:idle) echo "idle KiB/stream (lower is better)" ;;
+    *:single) echo "single-stream MB/s (higher is better)" ;;
+    *:multi) echo "8-stream MB/s (higher is better)" ;;
+    *:rtt50) echo "RTT p50 us (lower is better)" ;;
+    *:rtt99) echo "RTT p99 us (lower is better)" ;;
+    *:lrtt50) echo "RTT p50 us, 8 bulk streams (lower is better)" ;;
+    *:lrtt99) echo "RTT p99 us, 8 bulk streams (lower is better)" ;;
+    *:opens) echo "$STREAMS concurrent opens ms (lower is better)" ;;
+    *:opensw) echo "$STREAMS opens, $OPENS_WINDOW in flight ms (lower is" \
+        "better)" ;;
+    *:rate) echo "conn/s (higher is better)" ;;
+    *:idle) echo "idle KiB/conn (lower is better)" ;;
+    *:rps) echo "requests/s (higher is better)" ;;
+    *:p50) echo "latency p50 ms (lower is better)" ;;
+    *:p99) echo "latency p99 ms (lower is better)" ;;
+    *:post) echo "POST MB/s (higher is better)" ;;
+    *:pps) echo "echoed datagrams/s (higher is better)" ;;
+    *:loss) echo "loss % (lower is better)" ;;
     esac
 }
 
@@ -1283,15 +1521,6 @@ col_name() {
     tproxy:direct) echo "direct (routed)" ;;
     tproxy:redsocks) echo "redsocks+dante" ;;
     *) echo "$1" ;;
-    esac
-}
-
-# The header of a ratio column.
-rcol_name() {
-    case $G:$1 in
-    tproxy:redsocks) echo "ferry-tproxy/redsocks" ;;
-    tproxy:redsocks@redirect) echo "ferry-redirect/redsocks" ;;
-    *) echo "ferry/$1" ;;
     esac
 }
 
@@ -1308,43 +1537,64 @@ cell() {
     fmt "$(median <"$WORK/$G/v/$1/$2")" "$f"
 }
 
-# Unlike work, in parentheses: HAProxy's conn/s (no proxy handshake) and
-# everything of haproxy-http (a fixed backend, origin-form requests).
+# Unlike work, in parentheses: HAProxy's conn/s (no proxy handshake),
+# everything of haproxy-http (a fixed backend, origin-form requests) and
+# ssh -R's opens (a forwarded port: no SOCKS5 handshake).
 unlike() {
     [[ $G == tcp && $1 == haproxy-* && $2 == rate ]] ||
-        [[ $G == http && $1 == haproxy-http ]]
+        [[ $G == http && $1 == haproxy-http ]] ||
+        [[ $G == tunnel && $1 == ssh-R && $2 == opens* ]]
 }
 
-# The median ratio of a peer's pairs for metric $2, or fail.
+# The median ratio of the pairs of ferry variant $1 and peer $2 for metric
+# $3, or fail.
 ratio_value() {
-    [[ -s $WORK/$G/p/$1/$2 ]] || { echo fail; return; }
-    ratios "$2" "$WORK/$G/p/$1/$2" | median
+    local f="$WORK/$G/p/$1/$2/$3"
+    [[ -s $f ]] || { echo fail; return; }
+    ratios "$3" "$f" | median
 }
 
 # n/a: no pair gave a ratio (a run failed, or the peer added no latency).
 ratio_cell() {
     local r
-    [[ -s $WORK/$G/p/$1/$2 ]] || { echo -; return; }
-    [[ $(ratio_kind "$2") == none ]] && { echo -; return; }
-    r=$(fmt "$(ratio_value "$1" "$2")" %r)
+    [[ -s $WORK/$G/p/$1/$2/$3 ]] || { echo -; return; }
+    [[ $(ratio_kind "$3") == none ]] && { echo -; return; }
+    r=$(fmt "$(ratio_value "$1" "$2" "$3")" %r)
     [[ $r == fail ]] && r=n/a
-    unlike "$1" "$2" && r="($r)"
+    unlike "$2" "$3" && r="($r)"
     echo "$r"
+}
+
+# "VARIANT/PEER" pairs with a ratio column, in table order.
+ratio_pairs() {
+    local p v
+    for p in $(group_peers "$G"); do
+        selected "$p" || continue
+        for v in $(variants_of "$p"); do
+            selected "$v" && echo "$v/$p"
+        done
+    done
+    if [[ $G == tproxy ]] && selected redsocks && selected ferry-redirect
+    then
+        echo ferry-redirect/redsocks
+    fi
+    return 0
+}
+
+# A ratio column's heading: ferry/PEER, or VARIANT/PEER in the tunnel and
+# tproxy groups, where every peer has two ferry variants.
+ratio_name() {
+    [[ $G == tunnel || $G == tproxy ]] && { echo "$1"; return; }
+    echo "ferry/${1#*/}"
 }
 
 table() {
     local t k line cols=(direct) rcols=()
     for t in ${SEL[$G]}; do cols+=("$t"); done
-    for t in $(group_peers "$G"); do
-        selected "$t" && selected "$(variant_of "$t")" && rcols+=("$t")
-    done
-    if [[ $G == tproxy ]] && selected redsocks && selected ferry-redirect
-    then
-        rcols+=("redsocks@redirect")
-    fi
+    mapfile -t rcols < <(ratio_pairs)
     line="| metric |"
     for t in "${cols[@]}"; do line+=" $(col_name "$t") |"; done
-    for t in "${rcols[@]}"; do line+=" $(rcol_name "$t") |"; done
+    for t in "${rcols[@]}"; do line+=" $(ratio_name "$t") |"; done
     echo "$line"
     line="| --- |"
     for t in "${cols[@]}" "${rcols[@]}"; do line+=" ---: |"; done
@@ -1352,38 +1602,68 @@ table() {
     for k in $(group_keys "$G"); do
         line="| $(row_label "$k") |"
         for t in "${cols[@]}"; do line+=" $(cell "$t" "$k") |"; done
-        for t in "${rcols[@]}"; do line+=" $(ratio_cell "$t" "$k") |"; done
+        for t in "${rcols[@]}"; do
+            line+=" $(ratio_cell "${t%/*}" "${t#*/}" "$k") |"
+        done
         echo "$line"
     done
 }
 
-# "- target: ferry/PEER METRIC >= X: now R (met | NOT met)"
+# "- target ferry/PEER METRIC >= X: now R (met | NOT met)" for ferry
+# variant $1 and peer $2.
 target_line() {
-    local peer=$1 k=$2 want=$3 what=$4 v=${5:-} r verdict
-    [[ -n $v ]] || v=$(variant_of "$peer")
-    selected "${peer%@*}" && selected "$v" || return 0
-    r=$(ratio_value "$peer" "$k")
+    local v=$1 peer=$2 k=$3 want=$4 what=$5 r verdict name
+    selected "$peer" && selected "$v" || return 0
+    name=$(ratio_name "$v/$peer")
+    r=$(ratio_value "$v" "$peer" "$k")
     if [[ $r == fail ]]; then
-        echo "- target $(rcol_name "$peer") $what >= $want: no valid pair"
+        echo "- target $name $what >= $want: no valid pair"
         return
     fi
     verdict=$(awk -v r="$r" -v w="$want" 'BEGIN {
         print (r + 0 >= w + 0 ? "met" : "NOT met") }')
-    echo "- target $(rcol_name "$peer") $what >= $want: now" \
-        "$(fmt "$r" %r) ($verdict)"
+    echo "- target $name $what >= $want: now $(fmt "$r" %r)" \
+        "($verdict)"
+}
+
+# "- target VARIANT METRIC <= X: now V (met | NOT met)": a bound on the
+# median of ferry variant $1's own figures.
+bound_line() {
+    local v=$1 k=$2 want=$3 what=$4 f="$WORK/$G/v/$1/$2" m verdict
+    selected "$v" || return 0
+    m=fail
+    [[ -s $f ]] && m=$(median <"$f")
+    if [[ $m == fail ]]; then
+        echo "- target $v $what <= $want: no valid run"
+        return
+    fi
+    verdict=$(awk -v m="$m" -v w="$want" 'BEGIN {
+        print (m + 0 <= w + 0 ? "met" : "NOT met") }')
+    echo "- target $v $what <= $want: now $(cell "$v" "$k") ($verdict)"
 }
 
 targets() {
+    local v
     case $G in
     http)
-        target_line squid rps 3 "requests/s"
-        target_line haproxy-http rps 0.8 "requests/s"
+        target_line ferry squid rps 3 "requests/s"
+        target_line ferry haproxy-http rps 0.8 "requests/s"
         ;;
-    post) target_line squid post 1.0 "POST MB/s" ;;
+    post) target_line ferry squid post 1.0 "POST MB/s" ;;
+    tunnel)
+        for v in $TUNNEL_VARIANTS; do
+            target_line "$v" ssh-R single 2 "single-stream MB/s"
+        done
+        for v in $TUNNEL_VARIANTS; do
+            bound_line "$v" lrtt99 5000 "RTT p99 us with 8 bulk streams"
+        done
+        for v in $TUNNEL_VARIANTS; do
+            bound_line "$v" idle 2 "idle KiB/stream"
+        done
+        ;;
     tproxy)
-        target_line redsocks single 1.5 "single-stream MB/s"
-        target_line redsocks@redirect single 1.5 "single-stream MB/s" \
-            ferry-redirect
+        target_line ferry-tproxy redsocks single 1.5 "single-stream MB/s"
+        target_line ferry-redirect redsocks single 1.5 "single-stream MB/s"
         ;;
     esac
     return 0
@@ -1415,6 +1695,9 @@ peer_versions() {
             print $1, $2; exit }')" ;;
         microsocks) echo "- microsocks $(dpkg-query -W -f '${Version}' \
             microsocks 2>/dev/null)" ;;
+        ferry-tls | ferry-wss) echo "- $(openssl version) (ferry's TLS" \
+            "library)" ;;
+        ssh-R | ssh-D) echo "- $(ssh -V 2>&1 | head -n 1)" ;;
         redsocks) echo "- redsocks $(dpkg-query -W -f '${Version}' \
             redsocks 2>/dev/null) + $(danted -v 2>&1 | awk '{
             sub(/\.$/, "", $2); print $1, $2; exit }')" ;;
@@ -1548,6 +1831,33 @@ section_udp() {
         "direct: the same client without a proxy (no SOCKS5 header)."
 }
 
+section_tunnel() {
+    echo "## Through the tunnel: ferry gateway + agent against ssh"
+    echo
+    echo "reps=${REPS_DONE[tunnel]} bytes=$BYTES streams=$STREAMS" \
+        "rtt_count=$RTT_COUNT loaded=${LOADED_STREAMS}x" \
+        "${LOADED_SECONDS}s multi_seconds=$MULTI_SECONDS.  ferry-tls and" \
+        "ferry-wss: the client enters at the gateway's SOCKS5 listener," \
+        "the stream exits at the agent (tls:// or wss://, one link)." \
+        "ssh-R: the client connects to the port sshd forwards with" \
+        "\`ssh -R\`, the stream exits at ssh; ssh-D: the client enters at" \
+        "ssh's SOCKS5 port (\`ssh -D\`), the stream exits at sshd." \
+        "ssh: ${SSH_ALGOS:-not run}."
+    echo
+    table
+    echo
+    echo "Throughput: ferry/peer, >1 means ferry is faster.  RTT (idle:" \
+        "pinned to one CPU; with 8 bulk streams: not pinned): latency" \
+        "ferry adds to the direct path over latency the peer adds, <1" \
+        "means ferry adds less.  Opens (all $STREAMS at once, each with" \
+        "its handshake and a 1-byte echo) and idle KiB/stream (RSS of both" \
+        "tunnel processes and their children): ferry/peer, <1 means" \
+        "ferry is better.  ssh-R's opens in parentheses: unlike work, its" \
+        "client makes no SOCKS5 handshake."
+    echo
+    targets
+}
+
 report() {
     local md="$BENCH_DIR/results/latest.md"
     {
@@ -1565,6 +1875,7 @@ report() {
             http) section_http ;;
             post) section_post ;;
             udp) section_udp ;;
+            tunnel) section_tunnel ;;
             tproxy) section_tproxy ;;
             esac
             echo
@@ -1617,6 +1928,12 @@ main() {
     : >"$WORK/raw.log"
     check_ports_free
     write_configs
+    if [[ " $GROUPS_SEL " == *" tunnel "* ]]; then
+        G=tunnel
+        (($(ulimit -n) >= 2 * STREAMS + 500)) || die "open files limit" \
+            "$(ulimit -n) is too low for --streams $STREAMS"
+        tunnel_configs
+    fi
     BUSY=$(cpu_busy_pct)
     ((BUSY < 15)) || say "warning: the CPUs are already ${BUSY}% busy;" \
         "numbers will be noisy"

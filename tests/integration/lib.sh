@@ -528,28 +528,9 @@ start_sshd() {
     local port=$1 fwd=$2 addr=${3:-127.0.0.1}
     need_tools ssh-keygen /usr/sbin/sshd
     mkdir -p /run/sshd
-    ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" -C ferry-it-host
-    ssh-keygen -q -t ed25519 -N '' -f "$T/id" -C ferry-it-client
-    cp "$T/id.pub" "$T/authorized_keys"
-    cat >"$T/sshd_config" <<EOF
-Port $port
-ListenAddress $addr
-HostKey $T/host_key
-PidFile $T/sshd.pid
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-UsePAM no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowTcpForwarding $fwd
-GatewayPorts no
-X11Forwarding no
-PrintMotd no
-LogLevel VERBOSE
-EOF
-    /usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd-t.err" ||
+    # shellcheck source=../../scripts/lib/sshd.sh
+    source "$FERRY_SRC/scripts/lib/sshd.sh"
+    sshd_setup "$T" "$port" "$addr" "$fwd" "LogLevel VERBOSE" ||
         fail "sshd -t rejected the config: $(cat "$T/sshd-t.err")"
     spawn sshd /usr/sbin/sshd -D -e -f "$T/sshd_config"
     wait_until 10 "sshd on port $port" tcp_listening "$port"
