@@ -180,9 +180,39 @@ def http_tunnel(proxy_port, host, port, user=None, password=None,
     return s, r
 
 
-def open_http_tunnel(proxy_port, host, port, **kw):
+class Preloaded:
+    """A socket whose reads first return bytes already read from it."""
+
+    def __init__(self, s, data):
+        self._s, self._data = s, bytes(data)
+
+    def recv(self, n, *flags):
+        if not self._data:
+            return self._s.recv(n, *flags)
+        d, self._data = self._data[:n], self._data[n:]
+        return d
+
+    def recv_into(self, buf, *args):
+        if not self._data:
+            return self._s.recv_into(buf, *args)
+        k = min(len(buf), len(self._data))
+        buf[:k] = self._data[:k]
+        self._data = self._data[k:]
+        return k
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+
+def open_http_tunnel(proxy_port, host, port, server_first=False, **kw):
+    """CONNECT; the socket, positioned behind the 200 head.  A server that
+    speaks first may have its bytes in the same read as the head: with
+    server_first they are kept for the caller's reads, else none may
+    come before we send."""
     s, r = http_tunnel(proxy_port, host, port, **kw)
     expect_eq(200, r.status, f"CONNECT {host}:{port} status ({r!r})")
+    if server_first:
+        return Preloaded(s, r.rest)
     expect_eq(b"", r.rest, "bytes after the 200 head before we sent any")
     return s
 
@@ -277,9 +307,9 @@ def s4_read_reply(s):
     return vn, cd, port, str(ipaddress.IPv4Address(b[4:]))
 
 
-def open_tunnel(kind, proxy_port, host, port, **kw):
+def open_tunnel(kind, proxy_port, host, port, server_first=False, **kw):
     if kind == "http":
-        return open_http_tunnel(proxy_port, host, port, **kw)
+        return open_http_tunnel(proxy_port, host, port, server_first, **kw)
     if kind == "socks5":
         return open_socks5_tunnel(proxy_port, host, port, **kw)
     if kind == "socks4":

@@ -234,7 +234,8 @@ import ftlib
 from ftlib import expect, expect_eq
 
 P, PACED, PID, LOG = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-tunnels = [ftlib.open_tunnel(k, P, "127.0.0.1", PACED) for k in ("http", "socks5")]
+tunnels = [ftlib.open_tunnel(k, P, "127.0.0.1", PACED, server_first=True)
+           for k in ("http", "socks5")]
 res = {}
 
 

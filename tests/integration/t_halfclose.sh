@@ -55,7 +55,7 @@ for kind in ("http", "socks5", "socks4"):
 
     # server-first
     before = open(SF_LOG).read().count("GOT ")
-    s = ftlib.open_tunnel(kind, P, "127.0.0.1", SF)
+    s = ftlib.open_tunnel(kind, P, "127.0.0.1", SF, server_first=True)
     s.settimeout(20)
     n, sha = ftlib.recv_hash(s)
     expect_eq((DOWN, ftlib.stream_sha(2, DOWN)), (n, sha),
