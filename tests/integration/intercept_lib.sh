@@ -242,3 +242,57 @@ ns_py() { # NS ARGS...: python3 inside NS, bounded
     shift
     timeout -k 5 20 ip netns exec "$ns" python3 "$@"
 }
+
+# --- the steps both interception tests take ---------------------------------
+
+# blocked_before_ferry: neither the client nor the router reaches the
+# target while ferry is not there (the test proves interception, not
+# routing).
+blocked_before_ferry() {
+    say "without ferry nothing reaches the target (client, router)"
+    assert_eq FAILED "$(get_ip "$NS_C" "http://$TGT4" --connect-timeout 2)" \
+        "client's GET before ferry"
+    assert_eq FAILED "$(get_ip "$NS_R" "http://$TGT4" --connect-timeout 2)" \
+        "router's own GET before ferry"
+}
+
+# start_intercepting URL PORT: gateway and agent (listener URL); FD0 is
+# the agent's open-file count before any traffic.  The agent dials the
+# gateway through the output chain: were its socket not marked, the dial
+# would be intercepted and the link never up.
+start_intercepting() {
+    ns_gateway_agent "$1" "$2"
+    FD0=$(fd_count "$AG_PID")
+    fd_list "$AG_PID" >"$T/fd0.txt"
+    mark_log "$AG_ERR"
+    mark_log "$GW_ERR"
+}
+
+# client_tcp PROTO: plain curl from the client, IPv4 and IPv6, reaches the
+# target through the tunnel; the target sees the gateway, never the
+# client; both ferry log it (PROTO: the agent's proto= word).
+client_tcp() {
+    say "TCP from the client, IPv4 and IPv6: the target sees the gateway"
+    assert_eq "$GW_IP4" "$(get_ip "$NS_C" "http://$TGT4" -4)" "v4 peer at target"
+    assert_eq "$GW_IP6" "$(get_ip "$NS_C" "http://[$TGT6]" -6)" "v6 peer at target"
+    wait_access_line "$AG_ERR" "client=10\.79\.1\.2:[0-9]+ .*proto=$1 .*target=10\.79\.2\.2:80 result=ok" >/dev/null
+    wait_access_line "$AG_ERR" "client=\[fd79:1::2\]:[0-9]+ .*proto=$1 .*target=\[fd79:2::2\]:80 result=ok" >/dev/null
+    wait_access_line "$GW_ERR" "listener=tunnel:r1 proto=tunnel-tcp .*target=10\.79\.2\.2:80 result=ok" >/dev/null
+    wait_access_line "$GW_ERR" "listener=tunnel:r1 proto=tunnel-tcp .*target=\[fd79:2::2\]:80 result=ok" >/dev/null
+    assert_file_contains "$NGINX_LOG" "$GW_IP4 - - " "nginx access log (v4)"
+    assert_file_contains "$NGINX_LOG" "$GW_IP6 - - " "nginx access log (v6)"
+    if grep -qE '^(10\.79\.1\.|fd79:1::)' "$NGINX_LOG"; then
+        fail "the target saw the client: $(cat "$NGINX_LOG")"
+    fi
+}
+
+# host_tcp PROTO MAX: the router's own curl is intercepted (output chain);
+# at most MAX access lines so far (no loop).
+host_tcp() {
+    say "host mode: the router's own curl is intercepted, ferry's link is not"
+    assert_eq "$GW_IP4" "$(get_ip "$NS_R" "http://$TGT4" -4)" "host mode v4"
+    assert_eq "$GW_IP6" "$(get_ip "$NS_R" "http://[$TGT6]" -6)" "host mode v6"
+    wait_access_line "$AG_ERR" "client=10\.79\.3\.1:[0-9]+ .*proto=$1 .*target=10\.79\.2\.2:80 result=ok" >/dev/null
+    wait_access_line "$AG_ERR" "client=\[fd79:3::1\]:[0-9]+ .*proto=$1 .*target=\[fd79:2::2\]:80 result=ok" >/dev/null
+    no_loop "$AG_ERR" "$2"
+}

@@ -21,38 +21,10 @@ ns_topology
 ns_servers
 redirect_rules $PORT
 
-say "without ferry nothing reaches the target (client, router)"
-assert_eq FAILED "$(get_ip "$NS_C" "http://$TGT4" --connect-timeout 2)" \
-    "client's GET before ferry"
-assert_eq FAILED "$(get_ip "$NS_R" "http://$TGT4" --connect-timeout 2)" \
-    "router's own GET before ferry"
-
-# The agent dials the gateway through the nat output chain: were its
-# socket not marked, the dial would be redirected to ferry itself.
-ns_gateway_agent "redirect://[::]:$PORT" $PORT
-FD0=$(fd_count "$AG_PID")
-fd_list "$AG_PID" >"$T/fd0.txt"
-mark_log "$AG_ERR"
-
-say "TCP from the client, IPv4 and IPv6: the target sees the gateway"
-assert_eq "$GW_IP4" "$(get_ip "$NS_C" "http://$TGT4" -4)" "v4 peer at target"
-assert_eq "$GW_IP6" "$(get_ip "$NS_C" "http://[$TGT6]" -6)" "v6 peer at target"
-wait_access_line "$AG_ERR" "client=10\.79\.1\.2:[0-9]+ .*proto=redirect .*target=10\.79\.2\.2:80 result=ok" >/dev/null
-wait_access_line "$AG_ERR" "client=\[fd79:1::2\]:[0-9]+ .*proto=redirect .*target=\[fd79:2::2\]:80 result=ok" >/dev/null
-wait_access_line "$GW_ERR" "listener=tunnel:r1 proto=tunnel-tcp .*target=10\.79\.2\.2:80 result=ok" >/dev/null
-wait_access_line "$GW_ERR" "listener=tunnel:r1 proto=tunnel-tcp .*target=\[fd79:2::2\]:80 result=ok" >/dev/null
-assert_file_contains "$NGINX_LOG" "$GW_IP4 - - " "nginx access log (v4)"
-assert_file_contains "$NGINX_LOG" "$GW_IP6 - - " "nginx access log (v6)"
-if grep -qE '^(10\.79\.1\.|fd79:1::)' "$NGINX_LOG"; then
-    fail "the target saw the client: $(cat "$NGINX_LOG")"
-fi
-
-say "host mode: the router's own curl is intercepted, ferry's link is not"
-assert_eq "$GW_IP4" "$(get_ip "$NS_R" "http://$TGT4" -4)" "host mode v4"
-assert_eq "$GW_IP6" "$(get_ip "$NS_R" "http://[$TGT6]" -6)" "host mode v6"
-wait_access_line "$AG_ERR" "client=10\.79\.3\.1:[0-9]+ .*proto=redirect .*target=10\.79\.2\.2:80 result=ok" >/dev/null
-wait_access_line "$AG_ERR" "client=\[fd79:3::1\]:[0-9]+ .*proto=redirect .*target=\[fd79:2::2\]:80 result=ok" >/dev/null
-no_loop "$AG_ERR" 4
+blocked_before_ferry
+start_intercepting "redirect://[::]:$PORT" $PORT
+client_tcp redirect
+host_tcp redirect 4
 
 say "a connection to ferry's own port is refused, not looped"
 assert_eq FAILED "$(get_ip "$NS_C" "http://10.79.1.1:$PORT")" "client to ferry"
