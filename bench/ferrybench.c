@@ -798,7 +798,10 @@ static void sthread_init(struct sthread *t, const struct opts *o)
         die("epoll_ctl: %s", strerror(errno));
 }
 
-static int cmd_server(const struct opts *o)
+/* o->threads threads, each on its own SO_REUSEPORT listener, running
+ * loop; never returns. */
+static int serve_threads(const struct opts *o, const char *what,
+                         void *(*loop)(void *))
 {
     struct sthread *ts = calloc((size_t)o->threads, sizeof *ts);
     pthread_t tid;
@@ -807,14 +810,19 @@ static int cmd_server(const struct opts *o)
         die("out of memory");
     for (int i = 0; i < o->threads; i++)
         sthread_init(&ts[i], o);
-    fprintf(stderr, "ferrybench server: listening on %s:%u, %d threads\n",
-            inet_ntoa(o->listen.sin_addr), ntohs(o->listen.sin_port),
+    fprintf(stderr, "ferrybench %s: listening on %s:%u, %d threads\n",
+            what, inet_ntoa(o->listen.sin_addr), ntohs(o->listen.sin_port),
             o->threads);
     for (int i = 1; i < o->threads; i++)
-        if (pthread_create(&tid, NULL, server_loop, &ts[i]) != 0)
+        if (pthread_create(&tid, NULL, loop, &ts[i]) != 0)
             die("pthread_create failed");
-    server_loop(&ts[0]);
+    loop(&ts[0]);
     return 0;
+}
+
+static int cmd_server(const struct opts *o)
+{
+    return serve_threads(o, "server", server_loop);
 }
 
 /* ------------------------------------------------------------ single */
@@ -1838,21 +1846,7 @@ static void *sink_loop(void *arg)
 
 static int cmd_httpsink(const struct opts *o)
 {
-    struct sthread *ts = calloc((size_t)o->threads, sizeof *ts);
-    pthread_t tid;
-
-    if (!ts)
-        die("out of memory");
-    for (int i = 0; i < o->threads; i++)
-        sthread_init(&ts[i], o);
-    fprintf(stderr, "ferrybench httpsink: listening on %s:%u, %d threads\n",
-            inet_ntoa(o->listen.sin_addr), ntohs(o->listen.sin_port),
-            o->threads);
-    for (int i = 1; i < o->threads; i++)
-        if (pthread_create(&tid, NULL, sink_loop, &ts[i]) != 0)
-            die("pthread_create failed");
-    sink_loop(&ts[0]);
-    return 0;
+    return serve_threads(o, "httpsink", sink_loop);
 }
 
 /* ------------------------------------------------------------ post */

@@ -235,11 +235,6 @@ static const char *parse_dns_server(const char *s, struct addr *a)
     return NULL;
 }
 
-static bool same_addr(const struct addr *a, const struct addr *b)
-{
-    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
-}
-
 /* The listener already in c with this name or address, if any. */
 static const struct conf_listener *clash(const struct conf *c,
                                          const struct conf_listener *l,
@@ -247,7 +242,7 @@ static const struct conf_listener *clash(const struct conf *c,
 {
     for (unsigned i = 0; i < c->n_listeners; i++) {
         const struct conf_listener *o = &c->listeners[i];
-        *by_name = !same_addr(&o->addr, &l->addr); /* the address first */
+        *by_name = !addr_equal(&o->addr, &l->addr); /* the address first */
         if (!*by_name || strcmp(o->name, l->name) == 0)
             return o;
     }

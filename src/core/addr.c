@@ -80,6 +80,19 @@ char *addr_format(const struct addr *a, char *out, size_t cap)
     return out;
 }
 
+bool addr_equal(const struct addr *a, const struct addr *b)
+{
+    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
+}
+
+struct sockaddr_storage addr_to_storage(const struct addr *a)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    memcpy(&ss, &a->u, a->len);
+    return ss;
+}
+
 bool addr_is_unspecified(const struct addr *a)
 {
     if (a->u.sa.sa_family == AF_INET)

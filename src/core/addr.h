@@ -46,6 +46,11 @@ char *addr_format(const struct addr *a, char *out, size_t cap);
 /* Just the IP text, no port or brackets. */
 char *addr_format_ip(const struct addr *a, char *out, size_t cap);
 bool addr_is_loopback(const struct addr *a);
+/* Same family, address and port (and, for IPv6, the other sockaddr
+ * fields): the bytes of both are equal. */
+bool addr_equal(const struct addr *a, const struct addr *b);
+/* *a as a struct sockaddr_storage (zero-filled past its length). */
+struct sockaddr_storage addr_to_storage(const struct addr *a);
 /* 0.0.0.0 or :: (the port is not looked at). */
 bool addr_is_unspecified(const struct addr *a);
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes plain IPv4, so

@@ -11,14 +11,6 @@
 
 #define MAX_LOCAL 256 /* host addresses compared; more are ignored */
 
-static struct sockaddr_storage storage_of(const struct addr *a)
-{
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    memcpy(&ss, &a->u, a->len);
-    return ss;
-}
-
 /* This host's addresses (getifaddrs): their number, or -errno. */
 static int local_addrs(struct sockaddr_storage *out, size_t cap)
 {
@@ -42,11 +34,11 @@ static int local_addrs(struct sockaddr_storage *out, size_t cap)
 
 bool intercept_is_self(const struct conf *c, const struct addr *dst)
 {
-    struct sockaddr_storage ls[64], d = storage_of(dst);
+    struct sockaddr_storage ls[64], d = addr_to_storage(dst);
     size_t n = 0;
     for (unsigned i = 0; i < c->n_listeners && n < 64; i++)
         if (addr_port(&c->listeners[i].addr) == addr_port(dst))
-            ls[n++] = storage_of(&c->listeners[i].addr);
+            ls[n++] = addr_to_storage(&c->listeners[i].addr);
     if (n == 0)
         return false; /* the common case: no netlink dump */
     struct sockaddr_storage *local = calloc(MAX_LOCAL, sizeof(*local));

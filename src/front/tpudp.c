@@ -82,16 +82,11 @@ static struct tflow **bucket(struct tpudp *t, const struct addr *client,
     return &t->buckets[h % BUCKETS];
 }
 
-static bool same(const struct addr *a, const struct addr *b)
-{
-    return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
-}
-
 static struct tflow *find(struct tpudp *t, const struct addr *client,
                           const struct addr *dst)
 {
     for (struct tflow *fl = *bucket(t, client, dst); fl; fl = fl->hnext)
-        if (same(&fl->req.client, client) && same(&fl->dst, dst))
+        if (addr_equal(&fl->req.client, client) && addr_equal(&fl->dst, dst))
             return fl;
     return NULL;
 }
@@ -174,7 +169,7 @@ static void on_reply_io(struct loop_io *io, uint32_t events)
         if (n < 0)
             return;
         if (addr_from_sockaddr(&src, (struct sockaddr *)&sa, len) == 0 &&
-            (addr_unmap_v4(&src), same(&src, &fl->req.client)))
+            (addr_unmap_v4(&src), addr_equal(&src, &fl->req.client)))
             udpflow_send(fl->f, buf, (size_t)n);
     }
     if (io->fd >= 0 && loop_mod(fl->t->w->loop, io, IO_EVENTS) < 0)
@@ -185,11 +180,10 @@ static struct tflow *new_flow(struct tpudp *t, const struct addr *client,
                               const struct addr *dst)
 {
     char err[160];
-    struct sockaddr_storage ss = {0};
+    struct sockaddr_storage ss = addr_to_storage(dst);
     struct tflow *fl = calloc(1, sizeof(*fl));
     if (!fl)
         return NULL;
-    memcpy(&ss, &dst->u, dst->len);
     int fd = origdst_reply_socket(&ss, conf_mark(t->w->conf), err, sizeof(err));
     if (fd < 0) {
         log_warn("%s: UDP reply socket: %s", t->lc->name, err);
