@@ -148,11 +148,16 @@ static int fill_pipe(struct relay *r, int d)
     return errno == EINTR ? 0 : -errno;
 }
 
-/* Advance direction d as far as readiness allows. */
+/* Advance direction d as far as readiness and the budget allow. */
 static int pump_dir(struct relay *r, int d)
 {
     struct relay_dir *dir = &r->dir[d];
+    uint64_t start = dir->bytes;
     while (!dir->done) {
+        if (dir->bytes - start >= RELAY_TURN) {
+            r->yielded = true;
+            return 0;
+        }
         int rc = flush_buf(r, d);
         if (rc == 0)
             rc = flush_pipe(r, d);
@@ -180,12 +185,15 @@ static int pump_dir(struct relay *r, int d)
 
 int relay_pump(struct relay *r)
 {
+    r->yielded = false;
     for (int d = 0; d < 2; d++) {
         int rc = pump_dir(r, d);
         if (rc < 0)
             return rc;
     }
-    return r->dir[0].done && r->dir[1].done ? RELAY_DONE : RELAY_MORE;
+    if (r->dir[0].done && r->dir[1].done)
+        return RELAY_DONE;
+    return r->yielded ? RELAY_YIELD : RELAY_MORE;
 }
 
 bool relay_busy(const struct relay *r)

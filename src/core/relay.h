@@ -39,12 +39,17 @@ struct relay_dir {
 struct relay {
     int fd[2];
     bool readable[2], writable[2];
+    bool yielded; /* the last pump stopped at RELAY_TURN bytes */
     struct relay_dir dir[2];
     struct pipepool *pipes; /* borrowed from the worker */
     struct bufpool *bufs;   /* borrowed from the worker */
 };
 
-enum { RELAY_MORE = 0, RELAY_DONE = 1 };
+enum { RELAY_MORE = 0, RELAY_DONE = 1, RELAY_YIELD = 2 };
+
+/* Bytes one direction moves per relay_pump() at most, so that one busy
+ * connection cannot keep a worker from the others for long. */
+#define RELAY_TURN (256u << 10)
 
 /* Both sockets are borrowed: the caller closes them after relay_fini(). */
 void relay_init(struct relay *r, int fd_a, int fd_b, struct pipepool *pipes,
@@ -57,8 +62,9 @@ void relay_preload(struct relay *r, enum relay_side from, char *buf,
 /* Record epoll events seen on side s. */
 void relay_ready(struct relay *r, enum relay_side s, uint32_t events);
 /* Move what can be moved now.  Returns RELAY_MORE (wait for events),
- * RELAY_DONE (both directions ended cleanly) or -errno (a socket
- * failed; the caller closes both). */
+ * RELAY_YIELD (more may be movable: call again soon, after other work;
+ * no event will come for it), RELAY_DONE (both directions ended cleanly)
+ * or -errno (a socket failed; the caller closes both). */
 int relay_pump(struct relay *r);
 /* True while any byte is held in a pipe or buffer. */
 bool relay_busy(const struct relay *r);

@@ -7,12 +7,11 @@
 #include "conf/conf.h"
 #include "core/addr.h"
 
-#define REQUEST_USER_MAX 255
-
 struct request {
     const char *proto; /* "http", "socks4", "socks5": static string */
     struct target target;
-    char user[REQUEST_USER_MAX + 1]; /* authenticated user, "" if none */
+    const char *user; /* authenticated user: the name as the listener's
+                         snapshot holds it (borrowed), or NULL */
     struct addr client;
     const struct conf_listener *listener; /* borrowed from the snapshot */
 };

@@ -47,7 +47,7 @@ bool http_authorized(struct session *s, const struct http1_request_head *h)
                           pass);
     explicit_bzero(pass, sizeof(pass));
     if (ok)
-        snprintf(s->req.user, sizeof(s->req.user), "%s", user);
+        s->req.user = auth_user_name(lc, user);
     return ok;
 }
 

@@ -172,7 +172,7 @@ static void log_exchange(struct httpfwd *f, enum result r, const char *end)
     log_access("client=%s listener=%s proto=http user=%s target=%s "
                "result=%s up=%llu down=%llu ms=%llu method=%s status=%d end=%s",
                client, s->req.listener->name,
-               s->req.user[0] ? s->req.user : "-", target, result_word(r),
+               s->req.user ? s->req.user : "-", target, result_word(r),
                (unsigned long long)f->up_bytes,
                (unsigned long long)f->down_bytes,
                (unsigned long long)(loop_now(f->w->loop) - f->started),
@@ -354,7 +354,7 @@ static void start_request(struct httpfwd *f, struct http1_request_head *h,
     f->status = 0;
     f->body_sent = false;
     f->client_http10 = h->minor == 0;
-    f->s->req.user[0] = '\0'; /* each request proves who it is anew */
+    f->s->req.user = NULL; /* each request proves who it is anew */
     size_t mlen = h->method.len < sizeof(f->method) - 1
                       ? h->method.len
                       : sizeof(f->method) - 1;

@@ -57,7 +57,7 @@ static void log_end(struct session *s)
                "up=%llu down=%llu ms=%llu end=%s",
                client, s->req.listener->name,
                s->req.proto ? s->req.proto : s->front->name,
-               s->req.user[0] ? s->req.user : "-", target,
+               s->req.user ? s->req.user : "-", target,
                result_word(s->result),
                (unsigned long long)up, (unsigned long long)down,
                (unsigned long long)ms, s->end ? s->end : "-");
@@ -155,13 +155,26 @@ static void drain_linger(struct session *s)
         session_end(s, s->end);
 }
 
+static void pump(struct session *s);
+
+/* Deferred: runs before a free_later queued after it (the queue is FIFO),
+ * so s is still allocated here. */
+static void repump(struct loop_defer *d)
+{
+    struct session *s = d->ud;
+    if (s->phase == SESSION_RELAY)
+        pump(s);
+}
+
 static void pump(struct session *s)
 {
     uint64_t before = s->relay.dir[0].bytes + s->relay.dir[1].bytes;
     int rc = relay_pump(&s->relay);
     if (s->relay.dir[0].bytes + s->relay.dir[1].bytes != before)
         s->last_active = loop_now(s->w->loop);
-    if (rc == RELAY_DONE)
+    if (rc == RELAY_YIELD)
+        loop_defer(s->w->loop, &s->repump, repump, s);
+    else if (rc == RELAY_DONE)
         session_end(s, "eof");
     else if (rc < 0)
         session_end(s, rc == -ECONNRESET || rc == -EPIPE ? "reset"

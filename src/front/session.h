@@ -69,6 +69,7 @@ struct session {
     struct loop_io upstream;
     struct loop_timer timer; /* handshake, idle or linger */
     struct loop_defer free_later;
+    struct loop_defer repump; /* SESSION_RELAY: the relay yielded */
     struct request req;
     char *head; /* bufpool buffer while the head is read, else NULL */
     size_t head_len;

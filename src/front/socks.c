@@ -79,7 +79,7 @@ static enum front_status userpass(struct session *s)
                                    loop_now(s->w->loop), up.user, up.pass);
     explicit_bzero(up.pass, sizeof(up.pass));
     if (ok)
-        snprintf(s->req.user, sizeof(s->req.user), "%s", up.user);
+        s->req.user = auth_user_name(s->req.listener, up.user);
     if (!send_ok(s, out,
                  socks5_encode_userpass_status(out, sizeof(out), !ok)) ||
         !ok) {

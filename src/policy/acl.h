@@ -41,7 +41,7 @@ struct acl_query {
     const struct target *target; /* as the client asked (name or IP) */
     const struct addr *addr;     /* a name target's resolved address, or
                                     NULL (ignored for an IP target) */
-    const char *user;            /* "" when not authenticated */
+    const char *user;            /* NULL when not authenticated */
     const struct conf_listener *listener; /* from the same snapshot */
     enum acl_proto proto;
 };

@@ -242,6 +242,12 @@ bool auth_verify(const struct conf_listener *l, struct authcache *cache,
     return u->password_hash && hashed_ok(l, u, cache, now_ms, pass);
 }
 
+const char *auth_user_name(const struct conf_listener *l, const char *user)
+{
+    const struct conf_user *u = find_user(l, user);
+    return u ? u->name : NULL;
+}
+
 bool auth_secret_ok(const char *plain, const char *hash, const char *given)
 {
     if (plain)

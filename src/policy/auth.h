@@ -47,6 +47,10 @@ bool auth_required(const struct conf_listener *l);
 bool auth_verify(const struct conf_listener *l, struct authcache *cache,
                  uint64_t now_ms, const char *user, const char *pass);
 
+/* The snapshot's own copy of the name of user, whom auth_verify() has
+ * just accepted on l (borrowed from l, so it lives as long as l). */
+const char *auth_user_name(const struct conf_listener *l, const char *user);
+
 /* True when given matches a stored secret: plain (compared in constant
  * time) when plain is not NULL, else the crypt(3) hash.  No cache: for
  * rare checks such as a tunnel agent's token. */

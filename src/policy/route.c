@@ -29,7 +29,7 @@ struct route {
     route_fn cb; /* NULL once cancelled */
     void *ud;
     struct target target;
-    char user[REQUEST_USER_MAX + 1];
+    const char *user; /* borrowed from the snapshot, or NULL */
     const struct conf_listener *listener;
     enum route_kind kind;
     struct dns_query *query;
@@ -119,7 +119,7 @@ static void via_tunnel(struct route *rt, const struct conf_egress *e)
         .kind = rt->kind == ROUTE_DGRAM ? TUNMSG_UDP : TUNMSG_TCP,
         .target = rt->target,
     };
-    if (rt->user[0]) {
+    if (rt->user) {
         snprintf(o.tags[o.n_tags].key, sizeof(o.tags[0].key), "user");
         snprintf(o.tags[o.n_tags++].value, sizeof(o.tags[0].value), "%s",
                  rt->user);
@@ -332,7 +332,7 @@ int route_start(struct worker *w, const struct request *req,
     rt->cb = cb;
     rt->ud = ud;
     rt->target = *t;
-    memcpy(rt->user, req->user, sizeof(rt->user));
+    rt->user = req->user;
     rt->listener = req->listener;
     rt->client = req->client;
     rt->kind = kind;

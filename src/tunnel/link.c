@@ -11,6 +11,7 @@
 #include "tunnel/link.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,9 +30,14 @@
 #define RBUF_SIZE 65536
 #define WBUF_HIGH (128 * 1024) /* stop pulling from streams here */
 #define WBUF_CAP (WBUF_HIGH + 2 * (YAMUX_HEADER_LEN + 2 + 65535))
+#define WBUF_COMPACT (32 * 1024) /* see fill() */
 #define CHUNK_FAIR 16384       /* a stream's turn when several are ready */
-#define PASS_MAX (256u << 10)  /* bytes per event before yielding: small
+#define PASS_MAX (64u << 10)   /* bytes per event before yielding: small
                                   enough that a ping waits < 1 ms */
+#define NOTSENT_LOWAT (32u << 10) /* unsent bytes the kernel may hold */
+#define RCVBUF_MIN (128u << 10)   /* see tcp_buffers() */
+#define RCVBUF_RATE 1250u         /* bytes per microsecond: 10 Gbit/s */
+#define RCVBUF_MAX (4u << 20)     /* above: autotuning (tcp_rmem max 6M) */
 #define WINDOW_MAX (16u << 20) /* a stream's receive window at most */
 #define UDP_ROOM (YAMUX_HEADER_LEN + 2 + TUNMSG_DGRAM_MAX)
 
@@ -357,8 +363,13 @@ static void fill(struct link *l)
 {
     if (l->woff == l->wlen)
         l->woff = l->wlen = 0;
-    if (l->woff > 0 && wroom(l) < UDP_ROOM) {
-        memmove(l->wbuf, l->wbuf + l->woff, l->wlen - l->woff);
+    size_t pending = l->wlen - l->woff;
+    /* Make room by moving the pending bytes down, but only when they are
+     * few: moving a nearly full buffer after each TLS record written took
+     * about a tenth of the sending side's CPU. */
+    if (l->woff > 0 && wroom(l) < UDP_ROOM &&
+        (pending <= WBUF_COMPACT || l->ctl_len > wroom(l))) {
+        memmove(l->wbuf, l->wbuf + l->woff, pending);
         l->wlen -= l->woff;
         l->woff = 0;
     }
@@ -1070,6 +1081,33 @@ static void tcp_liveness(int fd, const struct link_conf *c)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
 }
 
+/* Bound the bytes queued in the kernel ahead of a new frame, so a small
+ * frame (a ping, a keystroke) does not wait behind megabytes of bulk
+ * data: frames wait in wbuf, where control frames go first and streams
+ * take turns.  Unsent bytes: TCP_NOTSENT_LOWAT.  Received bytes: a fixed
+ * receive buffer of one bandwidth-delay product at 10 Gbit/s for the
+ * handshake's round trip, at least RCVBUF_MIN; autotuning grew it to
+ * megabytes on loopback, which put a ping 5 ms behind bulk data.  Left
+ * to autotuning where that product exceeds RCVBUF_MAX (a round trip
+ * over about 3 ms).  Best effort, like tcp_liveness(). */
+static void tcp_buffers(int fd)
+{
+    int lowat = NOTSENT_LOWAT;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+                     sizeof(lowat));
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+        len < offsetof(struct tcp_info, tcpi_rtt) + sizeof(ti.tcpi_rtt))
+        return;
+    uint64_t want = (uint64_t)ti.tcpi_rtt * RCVBUF_RATE;
+    if (want < RCVBUF_MIN)
+        want = RCVBUF_MIN;
+    int v = (int)want;
+    if (want <= RCVBUF_MAX)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
 static int link_alloc(struct link *l)
 {
     l->n_buckets = 16;
@@ -1108,6 +1146,7 @@ int link_new(struct link **out, struct worker *w, struct tport *t,
     l->id = ((uint64_t)w->id << 40) | ++w->link_seq;
     l->last_rx = loop_now(w->loop);
     tcp_liveness(tport_fd(t), c);
+    tcp_buffers(tport_fd(t));
     int rc = link_alloc(l);
     if (rc == 0)
         rc = loop_add(w->loop, &l->io, tport_fd(t),

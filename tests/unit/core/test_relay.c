@@ -1,6 +1,6 @@
 /* Unit tests for core/relay over socketpairs: both directions, preload,
- * half-close carried as shutdown(SHUT_WR), backpressure, and that an idle
- * relay holds no pipe or buffer. */
+ * half-close carried as shutdown(SHUT_WR), backpressure, the per-pump
+ * budget, and that an idle relay holds no pipe or buffer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -157,6 +157,44 @@ static void test_backpressure_stops_reading(void **state)
     assert_false(relay_busy(&g->r));
 }
 
+/* One pump moves at most RELAY_TURN bytes a direction and says so; the
+ * next pumps go on where it stopped, with no event needed. */
+static void test_turn_bounds_one_pump(void **state)
+{
+    struct rig *g = *state;
+    int big = 1 << 20; /* the kernel caps it at wmem_max and doubles it */
+    assert_int_equal(
+        setsockopt(g->client, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+    assert_int_equal(
+        setsockopt(g->b, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+    static unsigned char out[3 * RELAY_TURN], in[sizeof(out)];
+    for (size_t i = 0; i < sizeof(out); i++)
+        out[i] = (unsigned char)(i * 7 + i / 251);
+    size_t sent = 0;
+    for (ssize_t n = 1; n > 0 && sent < sizeof(out); sent += (size_t)n)
+        if ((n = write(g->client, out + sent, sizeof(out) - sent)) < 0)
+            n = 0;
+    assert_true(sent > RELAY_TURN); /* else this test shows nothing */
+    mark_all_ready(&g->r);
+    assert_int_equal(relay_pump(&g->r), RELAY_YIELD);
+    assert_true(g->r.dir[RELAY_A].bytes >= RELAY_TURN);
+    assert_true(g->r.dir[RELAY_A].bytes < sent);
+    size_t got = 0;
+    int rc = RELAY_YIELD;
+    for (int i = 0; i < 1000 && got < sent; i++) {
+        ssize_t n = read(g->server, in + got, sizeof(in) - got);
+        if (n > 0)
+            got += (size_t)n;
+        if (rc == RELAY_YIELD || n > 0) {
+            relay_ready(&g->r, RELAY_B, 0x4); /* room made by the read */
+            rc = relay_pump(&g->r);
+        }
+    }
+    assert_int_equal(got, sent);
+    assert_memory_equal(in, out, sent);
+    assert_int_equal(relay_pump(&g->r), RELAY_MORE); /* nothing left */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +206,8 @@ int main(void)
             test_half_close_keeps_other_direction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_stops_reading,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_turn_bounds_one_pump, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
