@@ -148,16 +148,15 @@ static int fill_pipe(struct relay *r, int d)
     return errno == EINTR ? 0 : -errno;
 }
 
-/* Advance direction d as far as readiness and the budget allow. */
+/* Advance direction d as far as readiness and the budget allow.  1 when
+ * it stopped at the budget, 0 when it must wait for an event, or -errno. */
 static int pump_dir(struct relay *r, int d)
 {
     struct relay_dir *dir = &r->dir[d];
     uint64_t start = dir->bytes;
     while (!dir->done) {
-        if (dir->bytes - start >= RELAY_TURN) {
-            r->yielded = true;
-            return 0;
-        }
+        if (dir->bytes - start >= RELAY_TURN)
+            return 1;
         int rc = flush_buf(r, d);
         if (rc == 0)
             rc = flush_pipe(r, d);
@@ -185,15 +184,16 @@ static int pump_dir(struct relay *r, int d)
 
 int relay_pump(struct relay *r)
 {
-    r->yielded = false;
+    bool yielded = false;
     for (int d = 0; d < 2; d++) {
         int rc = pump_dir(r, d);
         if (rc < 0)
             return rc;
+        yielded |= rc > 0;
     }
     if (r->dir[0].done && r->dir[1].done)
         return RELAY_DONE;
-    return r->yielded ? RELAY_YIELD : RELAY_MORE;
+    return yielded ? RELAY_YIELD : RELAY_MORE;
 }
 
 bool relay_busy(const struct relay *r)

@@ -39,7 +39,6 @@ struct relay_dir {
 struct relay {
     int fd[2];
     bool readable[2], writable[2];
-    bool yielded; /* the last pump stopped at RELAY_TURN bytes */
     struct relay_dir dir[2];
     struct pipepool *pipes; /* borrowed from the worker */
     struct bufpool *bufs;   /* borrowed from the worker */
