@@ -28,6 +28,7 @@ struct tunnel_open {
     struct tunreg_where where;
     enum result r;
     int fd;
+    struct tunnel_ref ref;
     bool retried;
     atomic_bool cancelled;
     struct loop_defer later;
@@ -47,7 +48,7 @@ static void finish(struct tunnel_open *t)
         if (t->fd >= 0)
             close(t->fd);
     } else {
-        t->cb(t->ud, t->r, t->fd);
+        t->cb(t->ud, t->r, t->fd, t->fd >= 0 ? &t->ref : NULL);
     }
     free(t);
 }
@@ -65,11 +66,12 @@ static void on_mail_done(struct worker *w, void *arg, bool live)
 }
 
 /* On the link's worker: hand the result to the origin. */
-static void on_link_result(void *ud, enum result r, int fd)
+static void on_link_result(void *ud, enum result r, int fd, uint32_t id)
 {
     struct tunnel_open *t = ud;
     t->r = r;
     t->fd = fd;
+    t->ref = (struct tunnel_ref){t->where.owner, t->where.link_id, id};
     if (t->where.owner == t->origin) {
         finish(t);
         return;
@@ -92,7 +94,7 @@ static void on_mail_open(struct worker *w, void *arg, bool live)
 {
     struct tunnel_open *t = arg;
     if (!live || !open_here(w, t))
-        on_link_result(t, RESULT_NO_TUNNEL, -1);
+        on_link_result(t, RESULT_NO_TUNNEL, -1, 0);
 }
 
 static void on_later(struct loop_defer *d) { finish(d->ud); }
@@ -141,4 +143,38 @@ void tunnel_cancel(struct tunnel_open *t)
 {
     if (t)
         atomic_store(&t->cancelled, true);
+}
+
+struct handoff_mail {
+    struct tunnel_ref ref;
+    int sock, fd;
+    struct link_handoff *h;
+};
+
+/* On the link's worker (live), or anywhere when it has ended. */
+static void on_mail_handoff(struct worker *w, void *arg, bool live)
+{
+    struct handoff_mail *m = arg;
+    struct link *l = live ? link_find(w, m->ref.link_id) : NULL;
+    if (!l || link_adopt(l, m->ref.stream_id, m->sock, m->fd, m->h) < 0) {
+        close(m->sock);
+        close(m->fd);
+        m->h->end(m->h, "link_down");
+    }
+    free(m);
+}
+
+void tunnel_handoff(const struct tunnel_ref *ref, int sock, int fd,
+                    struct link_handoff *h)
+{
+    struct handoff_mail *m = malloc(sizeof(*m));
+    if (!m) {
+        close(sock);
+        close(fd);
+        h->end(h, "no_memory");
+        return;
+    }
+    *m = (struct handoff_mail){*ref, sock, fd, h};
+    if (worker_post(ref->owner, on_mail_handoff, m) < 0)
+        on_mail_handoff(ref->owner, m, false);
 }

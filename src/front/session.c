@@ -3,6 +3,7 @@
 #include "front/session.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -12,6 +13,7 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/worker.h"
+#include "egress/tunnel.h"
 #include "front/forward.h"
 #include "front/http.h"
 #include "front/httpfwd.h"
@@ -20,6 +22,7 @@
 #include "front/udpassoc.h"
 #include "policy/acl.h"
 #include "policy/route.h"
+#include "tunnel/link.h"
 
 #define LINGER_MS 2000
 #define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
@@ -40,7 +43,9 @@ static const struct front_ops *front_for(enum conf_listener_type t)
 
 static void free_session(struct loop_defer *d) { free(d->ud); }
 
-static void log_end(struct session *s)
+/* The access line's fields up to the result, which a session knows
+ * before it ends.  Returns the length, as snprintf. */
+static int format_who(const struct session *s, char *buf, size_t cap)
 {
     char client[ADDR_STRLEN], target[ADDR_STRLEN + TARGET_HOST_MAX];
     addr_format(&s->req.client, client, sizeof(client));
@@ -48,19 +53,32 @@ static void log_end(struct session *s)
         target_format(&s->req.target, target, sizeof(target));
     else
         strcpy(target, "-");
-    uint64_t ms = loop_now(s->w->loop) - s->started;
+    return snprintf(buf, cap,
+                    "client=%s listener=%s proto=%s user=%s target=%s "
+                    "result=%s",
+                    client, s->req.listener->name,
+                    s->req.proto ? s->req.proto : s->front->name,
+                    s->req.user ? s->req.user : "-", target,
+                    result_word(s->result));
+}
+
+static void log_line(const char *who, uint64_t up, uint64_t down,
+                     uint64_t ms, const char *end)
+{
+    log_access("%s up=%llu down=%llu ms=%llu end=%s", who,
+               (unsigned long long)up, (unsigned long long)down,
+               (unsigned long long)ms, end ? end : "-");
+}
+
+static void log_end(struct session *s)
+{
+    char who[1024];
+    format_who(s, who, sizeof(who));
     uint64_t up = s->relay.dir[RELAY_A].bytes;
     uint64_t down = s->relay.dir[RELAY_B].bytes;
     if (s->udp)
         udpassoc_stats(s->udp, &up, &down, NULL);
-    log_access("client=%s listener=%s proto=%s user=%s target=%s result=%s "
-               "up=%llu down=%llu ms=%llu end=%s",
-               client, s->req.listener->name,
-               s->req.proto ? s->req.proto : s->front->name,
-               s->req.user ? s->req.user : "-", target,
-               result_word(s->result),
-               (unsigned long long)up, (unsigned long long)down,
-               (unsigned long long)ms, s->end ? s->end : "-");
+    log_line(who, up, down, loop_now(s->w->loop) - s->started, s->end);
 }
 
 static void close_io(struct session *s, struct loop_io *io)
@@ -80,8 +98,9 @@ static void session_end(struct session *s, const char *end)
         return;
     if (!s->end)
         s->end = end;
-    if (!s->fwd)
-        log_end(s); /* a forwarded connection logged each request */
+    if (!s->fwd && s->phase != SESSION_HANDED)
+        log_end(s); /* a forwarded connection logged each request; a
+                       handed one is logged by its link (handoff_end) */
     httpfwd_free(s->fwd);
     udpassoc_free(s->udp);
     s->udp = NULL;
@@ -195,23 +214,70 @@ static void run_relay(struct session *s)
     pump(s);
 }
 
-static void start_relay(struct session *s, int fd)
+/* The link of a tunnel stream relays it from here on, and writes the
+ * access line when it ends. */
+struct handoff {
+    struct link_handoff h; /* first: handoff_end() gets it back */
+    uint64_t started;
+    char who[]; /* format_who() */
+};
+
+static void handoff_end(struct link_handoff *h, const char *why)
+{
+    struct handoff *x = (struct handoff *)h;
+    log_line(x->who, h->up, h->down, h->ended - x->started, why);
+    free(x);
+}
+
+/* The tunnel stream fd only needs relaying to the client, and nothing
+ * the client sent is waiting (the link could not put it ahead): give
+ * both to the stream's link.  false when it cannot be done. */
+static bool hand_off(struct session *s, int fd, const struct tunnel_ref *ref)
+{
+    struct worker *w = s->w;
+    if (!ref->owner || s->head_len > 0)
+        return false;
+    int n = format_who(s, NULL, 0);
+    struct handoff *x = n < 0 ? NULL : malloc(sizeof(*x) + (size_t)n + 1);
+    if (!x)
+        return false;
+    format_who(s, x->who, (size_t)n + 1);
+    x->started = s->started;
+    x->h = (struct link_handoff){
+        .end = handoff_end,
+        .idle_ms = w->conf->timeouts.idle_ms,
+        .last_active = loop_now(w->loop),
+        .ended = loop_now(w->loop),
+    };
+    int client = s->client.fd;
+    loop_del(w->loop, &s->client);
+    s->client.fd = -1;
+    s->phase = SESSION_HANDED;
+    session_end(s, "handed");
+    tunnel_handoff(ref, client, fd, &x->h);
+    return true;
+}
+
+static void start_relay(struct session *s, int fd,
+                        const struct route_info *info)
 {
     struct worker *w = s->w;
     struct addr local;
-    sock_tune(fd);
-    int rc = loop_add(w->loop, &s->upstream, fd, RELAY_EVENTS, on_upstream,
-                      s);
-    if (rc < 0) {
-        close(fd);
-        fail(s, RESULT_INTERNAL, "error");
-        return;
-    }
     if (sock_local(fd, &local) < 0)
         local.len = 0;
     s->result = RESULT_OK;
     if (s->front->reply(s, RESULT_OK, local.len ? &local : NULL) < 0) {
+        close(fd);
         session_end(s, "client_error");
+        return;
+    }
+    if (hand_off(s, fd, &info->tun))
+        return;
+    sock_tune(fd);
+    if (loop_add(w->loop, &s->upstream, fd, RELAY_EVENTS, on_upstream, s) <
+        0) {
+        close(fd);
+        session_end(s, "error");
         return;
     }
     relay_init(&s->relay, s->client.fd, fd, w->pipes, w->bufs);
@@ -233,7 +299,7 @@ static void on_routed(void *ud, enum result r, int fd,
         fail(s, r, "egress");
         return;
     }
-    start_relay(s, fd);
+    start_relay(s, fd, info);
 }
 
 /* The front end produced a Request: policy/route applies the rules,
@@ -375,6 +441,7 @@ static void on_client(struct loop_io *io, uint32_t events)
     case SESSION_HTTP: httpfwd_on_client(s->fwd, events); break;
     case SESSION_UDP: udp_control(s); break;
     case SESSION_LINGER: drain_linger(s); break;
+    case SESSION_HANDED:
     case SESSION_CLOSED: break;
     }
 }

@@ -56,6 +56,7 @@ enum session_phase {
     SESSION_HTTP, /* httpfwd forwards requests one by one */
     SESSION_UDP,  /* a UDP association lives while the client stays */
     SESSION_LINGER,
+    SESSION_HANDED, /* a tunnel's link took the client (session_end) */
     SESSION_CLOSED,
 };
 

@@ -73,6 +73,15 @@ static void on_egress(void *ud, enum result r, int fd)
     done(rt, r, fd);
 }
 
+static void on_tunnel(void *ud, enum result r, int fd,
+                      const struct tunnel_ref *ref)
+{
+    struct route *rt = ud;
+    if (ref && rt->kind == ROUTE_STREAM)
+        rt->info.tun = *ref;
+    on_egress(ud, r, fd);
+}
+
 /* A SOCKS5 parent granted UDP ASSOCIATE on control connection ctl: a
  * UDP socket connected to its relay carries the datagrams. */
 static void on_associated(void *ud, enum result r, int ctl)
@@ -129,7 +138,7 @@ static void via_tunnel(struct route *rt, const struct conf_egress *e)
                 sizeof(o.tags[0].value));
     if (pooled(rt))
         return;
-    if (tunnel_start(rt->w, e->group, &o, on_egress, rt, &rt->tun) < 0)
+    if (tunnel_start(rt->w, e->group, &o, on_tunnel, rt, &rt->tun) < 0)
         done(rt, RESULT_INTERNAL, -1);
 }
 

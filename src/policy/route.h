@@ -15,6 +15,7 @@
 #include "core/request.h"
 #include "core/result.h"
 #include "egress/connpool.h"
+#include "egress/tunnel.h"
 
 struct worker;
 struct route;
@@ -44,6 +45,8 @@ struct route_info {
                                sends (its end ends the relay); else -1.
                                Datagrams then carry SOCKS5 UDP headers */
     char key[CONNPOOL_KEY_MAX]; /* pool key for this way to the target */
+    struct tunnel_ref tun; /* a tunnel's TCP stream: which, for
+                              tunnel_handoff(); else tun.owner is NULL */
 };
 
 /* r == RESULT_OK: fd gives a connected socket (ready for the target's

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -35,7 +36,7 @@
 #define PASS_MAX (64u << 10)   /* bytes per event before yielding: small
                                   enough that a ping waits < 1 ms */
 #define NOTSENT_LOWAT (32u << 10) /* unsent bytes the kernel may hold */
-#define RCVBUF_MIN (128u << 10)   /* see tcp_buffers() */
+#define RCVBUF_MIN (256u << 10)   /* see tcp_buffers() */
 #define RCVBUF_RATE 1250u         /* bytes per microsecond: 10 Gbit/s */
 #define RCVBUF_MAX (4u << 20)     /* above: autotuning (tcp_rmem max 6M) */
 #define WINDOW_MAX (16u << 20) /* a stream's receive window at most */
@@ -51,6 +52,7 @@ enum stream_state {
 struct chunk {
     struct chunk *next;
     uint32_t off, len;
+    bool paid; /* its window was granted already (see link_adopt) */
     uint8_t data[];
 };
 
@@ -74,7 +76,9 @@ struct link_stream {
     void *cb_ud;
     void (*abandon)(void *ctx); /* S_DIALING */
     void *abandon_ctx;
-    struct loop_timer timer; /* S_OPENING: the open timeout */
+    struct link_handoff *ho; /* adopted: the opener's, see link_adopt */
+    struct loop_timer timer; /* S_OPENING: the open timeout; adopted:
+                                the idle timeout */
     struct link_stream *rnext, *rprev; /* ring of ready streams */
     struct link_stream *hnext;         /* hash chain */
     struct loop_defer free_later;
@@ -311,6 +315,14 @@ static bool fill_ctl(struct link *l)
     return l->ctl_len == 0;
 }
 
+/* Count n bytes through an adopted stream's socket (for its access line
+ * and its idle timeout). */
+static void moved(struct link_stream *s, uint64_t *count, size_t n)
+{
+    *count += n;
+    s->ho->last_active = loop_now(s->link->w->loop);
+}
+
 /* One turn of a TCP stream: a chunk of its bytes, or its FIN. */
 static void pull_tcp(struct link *l, struct link_stream *s, size_t max)
 {
@@ -320,6 +332,8 @@ static void pull_tcp(struct link *l, struct link_stream *s, size_t max)
         wput_header(l, YAMUX_DATA, 0, s->id, (uint32_t)r);
         l->wlen += (size_t)r;
         s->send_win -= (uint32_t)r;
+        if (s->ho)
+            moved(s, &s->ho->up, (size_t)r);
     } else if (r == 0) {
         wput_header(l, YAMUX_DATA, YAMUX_FIN, s->id, 0);
         s->fin_out = true;
@@ -461,10 +475,18 @@ static void notify_end(struct link_stream *s)
     if (s->state == S_OPENING && s->cb) {
         link_open_fn cb = s->cb;
         s->cb = NULL;
-        cb(s->cb_ud, RESULT_NO_TUNNEL, -1);
+        cb(s->cb_ud, RESULT_NO_TUNNEL, -1, 0);
     }
     if (s->state == S_DIALING && s->abandon)
         s->abandon(s->abandon_ctx);
+}
+
+static void end_handoff(struct link_stream *s, bool reset)
+{
+    struct link_handoff *h = s->ho;
+    s->ho = NULL;
+    h->ended = loop_now(s->link->w->loop);
+    h->end(h, h->why ? h->why : reset ? "reset" : "eof");
 }
 
 static void free_stream(struct loop_defer *d) { free(d->ud); }
@@ -475,6 +497,8 @@ static void stream_end(struct link_stream *s, bool reset)
 {
     struct link *l = s->link;
     notify_end(s);
+    if (s->ho)
+        end_handoff(s, reset);
     if (reset && !l->closed)
         ctl_frame(l, YAMUX_WINDOW_UPDATE, YAMUX_RST, s->id, 0);
     ring_del(s);
@@ -530,6 +554,7 @@ static int enqueue(struct link_stream *s, const uint8_t *p, size_t n)
     c->next = NULL;
     c->off = 0;
     c->len = (uint32_t)n;
+    c->paid = false;
     memcpy(c->data, p, n);
     if (s->q_tail)
         s->q_tail->next = c;
@@ -567,7 +592,10 @@ static void drain(struct link_stream *s)
             continue;
         }
         c->off += (uint32_t)r;
-        consumed(s, (uint32_t)r);
+        if (!c->paid)
+            consumed(s, (uint32_t)r);
+        if (s->ho)
+            moved(s, &s->ho->down, (size_t)r);
         if (c->off == c->len) {
             s->q_head = c->next;
             if (!s->q_head)
@@ -591,6 +619,8 @@ static void tcp_in(struct link_stream *s, const uint8_t *p, size_t n)
             s->writable = false;
         size_t done = r > 0 ? (size_t)r : 0;
         consumed(s, (uint32_t)done);
+        if (s->ho && done)
+            moved(s, &s->ho->down, done);
         p += done;
         n -= done;
     }
@@ -674,14 +704,14 @@ static void got_reply(struct link_stream *s, enum result r)
     loop_timer_disarm(s->link->w->loop, &s->timer);
     if (r != RESULT_OK) {
         s->state = S_OPEN; /* nothing to notify any more */
-        cb(s->cb_ud, r, -1);
+        cb(s->cb_ud, r, -1, 0);
         stream_end(s, true);
         return;
     }
     int fd = s->peer_fd;
     s->peer_fd = -1;
     s->state = S_OPEN;
-    cb(s->cb_ud, RESULT_OK, fd);
+    cb(s->cb_ud, RESULT_OK, fd, s->id);
 }
 
 static void got_open(struct link_stream *s, const struct tunmsg_open *o)
@@ -888,20 +918,36 @@ static void consume(struct link *l, const uint8_t *p, size_t n)
     }
 }
 
+/* Fill rbuf as far as the transport gives (a TLS read returns one
+ * record): a frame's payload then goes to its descriptor in one write,
+ * not one per record.  Returns the last read's result. */
+static ssize_t fill_rbuf(struct link *l, size_t *got)
+{
+    ssize_t r = 0;
+    *got = 0;
+    while (*got < RBUF_SIZE &&
+           (r = tport_read(l->t, l->rbuf + *got, RBUF_SIZE - *got)) > 0)
+        *got += (size_t)r;
+    return r;
+}
+
 static void read_pass(struct link *l)
 {
     size_t moved = 0;
     while (!l->closed) {
-        ssize_t r = tport_read(l->t, l->rbuf, RBUF_SIZE);
-        if (r == -EAGAIN)
+        size_t got;
+        ssize_t r = fill_rbuf(l, &got);
+        if (got > 0) {
+            l->last_rx = loop_now(l->w->loop);
+            consume(l, l->rbuf, got);
+            moved += got;
+        }
+        if (r == -EAGAIN || l->closed)
             break;
         if (r <= 0) {
             link_close(l, r == 0 ? "eof" : "read_error");
             return;
         }
-        l->last_rx = loop_now(l->w->loop);
-        consume(l, l->rbuf, (size_t)r);
-        moved += (size_t)r;
         if (moved >= PASS_MAX) { /* the rest on the next pass */
             l->read_more = true;
             link_kick(l);
@@ -953,7 +999,7 @@ static void open_timeout(struct loop_timer *t)
     link_open_fn cb = s->cb;
     s->cb = NULL;
     s->state = S_OPEN;
-    cb(s->cb_ud, RESULT_TIMEOUT, -1);
+    cb(s->cb_ud, RESULT_TIMEOUT, -1, 0);
     stream_end(s, true);
 }
 
@@ -1047,6 +1093,84 @@ void link_stream_on_abandon(struct link_stream *s, void (*fn)(void *ctx),
 }
 
 struct link *link_stream_link(const struct link_stream *s) { return s->link; }
+
+/* ---- adopted streams ------------------------------------------------- */
+
+/* The peer is told (RST); the socket sees a clean end, as a session's
+ * client does at its idle timeout. */
+static void idle_check(struct loop_timer *t)
+{
+    struct link_stream *s = t->ud;
+    struct link *l = s->link;
+    uint64_t quiet = loop_now(l->w->loop) - s->ho->last_active;
+    if (quiet < s->ho->idle_ms &&
+        loop_timer_arm(l->w->loop, t, s->ho->idle_ms - quiet) == 0)
+        return;
+    s->ho->why = "idle";
+    ctl_frame(l, YAMUX_WINDOW_UPDATE, YAMUX_RST, s->id, 0);
+    stream_end(s, false);
+}
+
+/* What the link wrote into the socketpair and the opener did not read
+ * goes to the adopted socket first; its window was granted already. */
+static int take_pair(struct link_stream *s, int pair)
+{
+    int n = 0;
+    if (ioctl(pair, FIONREAD, &n) < 0)
+        return -errno;
+    if (n <= 0)
+        return 0;
+    struct chunk *c = malloc(sizeof(*c) + (size_t)n);
+    if (!c)
+        return -ENOMEM;
+    size_t got = 0;
+    while (got < (size_t)n) {
+        ssize_t r = recv(pair, c->data + got, (size_t)n - got, MSG_DONTWAIT);
+        if (r <= 0 && !(r < 0 && errno == EINTR))
+            break;
+        got += r > 0 ? (size_t)r : 0;
+    }
+    /* fields one by one: assigning a whole struct would also write its
+     * tail padding, which overlaps data[] */
+    c->next = s->q_head;
+    c->off = 0;
+    c->len = (uint32_t)got;
+    c->paid = true;
+    s->q_head = c;
+    if (!s->q_tail)
+        s->q_tail = c;
+    return 0;
+}
+
+int link_adopt(struct link *l, uint32_t id, int sock, int pair,
+               struct link_handoff *h)
+{
+    struct link_stream *s = stream_get(l, id);
+    if (l->closed || !s || !s->pair || s->kind != TUNMSG_TCP || s->ho)
+        return -ENOENT;
+    int rc = take_pair(s, pair);
+    if (rc < 0)
+        return rc;
+    loop_del(l->w->loop, &s->io);
+    close(s->fd);
+    close(pair);
+    s->fd = sock;
+    s->pair = false;
+    s->readable = false; /* the socket's first event says */
+    s->shut_wr = false;  /* a FIN that came goes to sock, after the queue */
+    s->ho = h;
+    h->last_active = loop_now(l->w->loop);
+    loop_timer_init(&s->timer, idle_check, s);
+    if (stream_watch(s) < 0 ||
+        (h->idle_ms &&
+         loop_timer_arm(l->w->loop, &s->timer, h->idle_ms) < 0)) {
+        stream_end(s, true);
+        return 0;
+    }
+    log_debug("tunnel: stream %u: the link relays its opener's socket", id);
+    drain(s);
+    return 0;
+}
 
 /* ---- the link -------------------------------------------------------- */
 
@@ -1212,9 +1336,15 @@ void link_close(struct link *l, const char *why)
     l->closing = true;
     pump(l); /* a last GoAway or RST may still fit */
     l->closed = true;
-    for (unsigned i = 0; i < l->n_buckets; i++)
-        while (l->buckets[i])
-            stream_end(l->buckets[i], true);
+    for (unsigned i = 0; i < l->n_buckets; i++) {
+        while (l->buckets[i]) {
+            struct link_stream *s = l->buckets[i];
+            if (s->ho)
+                s->ho->why = strcmp(why, "stop") == 0 ? "shutdown"
+                                                      : "link_down";
+            stream_end(s, true);
+        }
+    }
     loop_timer_disarm(l->w->loop, &l->tick);
     loop_del(l->w->loop, &l->io);
     l->io.fd = -1; /* events of this batch skip it (freed deferred) */

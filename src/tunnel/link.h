@@ -84,14 +84,39 @@ void link_close_all(struct worker *w, const char *why);
 
 /* r == RESULT_OK: fd is the opener's end of the stream (a connected
  * non-blocking socket: SOCK_STREAM for TCP, SOCK_SEQPACKET carrying one
- * datagram per message for UDP), now the callee's.  Else fd is -1. */
-typedef void (*link_open_fn)(void *ud, enum result r, int fd);
+ * datagram per message for UDP), now the callee's, and id names the
+ * stream for link_adopt().  Else fd is -1. */
+typedef void (*link_open_fn)(void *ud, enum result r, int fd, uint32_t id);
 
 /* Open a stream for o; cb runs later, always exactly once (also when
  * the link closes first).  -EBUSY when the link takes no new stream
  * (GoAway, stream limit), or -errno. */
 int link_open(struct link *l, const struct tunmsg_open *o, link_open_fn cb,
               void *ud);
+
+/* A TCP stream the opener gives back to the link, with the socket its
+ * bytes are for: the link then moves them between that socket and the
+ * peer itself, without the socketpair and the opener's relay in between
+ * (a copy and a thread hop less per byte).  The opener fills in end and
+ * idle_ms; the link keeps the rest. */
+struct link_handoff {
+    /* Runs once, on the link's worker, when the stream has ended (why: a
+     * short word for logs); h is then the callee's again. */
+    void (*end)(struct link_handoff *h, const char *why);
+    uint64_t idle_ms; /* end the stream after this long without a byte */
+    uint64_t up, down; /* bytes read from / written to the socket */
+    uint64_t last_active, ended; /* loop_now() times; the opener sets
+                                    both to the time of the handoff */
+    const char *why; /* set when the link ends the stream; static */
+};
+
+/* Adopt stream id, opened by link_open() on l: sock (a connected TCP
+ * socket) replaces the opener's end of the socketpair, pair (taken and
+ * closed), whose unread bytes go to sock first.  The opener must not
+ * have written to pair.  h is the link's until h->end runs.  -ENOENT
+ * when the stream has ended meanwhile (nothing is taken then). */
+int link_adopt(struct link *l, uint32_t id, int sock, int pair,
+               struct link_handoff *h);
 
 /* Answer the peer's open request on s: with RESULT_OK, fd (taken) is the
  * connected socket the stream's bytes go to (for UDP a connected

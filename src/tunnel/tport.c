@@ -20,6 +20,8 @@
 
 #include "proto/ws.h"
 
+#define TLS_READ_BUF (64u << 10)    /* OpenSSL's read-ahead buffer */
+#define TLS_WRITE_BUF (64u << 10)   /* records gathered per send() */
 #define WS_IN_CAP 4096               /* headers and control frames */
 #define WS_FRAME_MAX 65536           /* payload per outgoing frame */
 #define WS_OUT_CAP (WS_FRAME_MAX + 4 * (WS_HEADER_MAX + WS_CONTROL_MAX))
@@ -44,10 +46,27 @@ struct tport {
     char err[160];
 };
 
+/* Records go out through a buffer BIO, several per send(): a record is
+ * 16 KiB, and each send() on loopback costs the receiver a wakeup.
+ * tport_flush() empties it (OpenSSL flushes its own handshake flights). */
+static int buffer_writes(SSL *ssl)
+{
+    BIO *sock = SSL_get_rbio(ssl);
+    BIO *buf = BIO_new(BIO_f_buffer());
+    if (!buf || BIO_set_write_buffer_size(buf, TLS_WRITE_BUF) != 1 ||
+        BIO_up_ref(sock) != 1) {
+        BIO_free(buf);
+        return -1;
+    }
+    BIO_push(buf, sock);
+    SSL_set0_wbio(ssl, buf);
+    return 0;
+}
+
 int tport_new(struct tport **out, int fd, SSL *ssl)
 {
     struct tport *t = calloc(1, sizeof(*t));
-    if (!t || (ssl && SSL_set_fd(ssl, fd) != 1)) {
+    if (!t || (ssl && (SSL_set_fd(ssl, fd) != 1 || buffer_writes(ssl) < 0))) {
         free(t);
         SSL_free(ssl);
         close(fd);
@@ -55,9 +74,15 @@ int tport_new(struct tport **out, int fd, SSL *ssl)
     }
     t->fd = fd;
     t->ssl = ssl;
-    if (ssl)
+    if (ssl) {
         SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        /* Several records per recv(): without read-ahead OpenSSL reads a
+         * record's header and its body with a syscall each.  Callers
+         * read until -EAGAIN, so nothing waits in the buffer unseen. */
+        SSL_set_read_ahead(ssl, 1);
+        SSL_set_default_read_buffer_len(ssl, TLS_READ_BUF);
+    }
     *out = t;
     return 0;
 }
@@ -171,7 +196,14 @@ int tport_flush(struct tport *t)
     }
     if (ws)
         ws->out_off = ws->out_len = 0;
-    return 0;
+    if (!t->ssl)
+        return 0;
+    BIO *b = SSL_get_wbio(t->ssl);
+    if (BIO_flush(b) > 0)
+        return 0;
+    if (BIO_should_retry(b))
+        return -EAGAIN;
+    return errno ? -errno : -EIO;
 }
 
 /* Append one frame to the output buffer (the caller checked the room). */

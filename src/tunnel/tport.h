@@ -38,9 +38,10 @@ void tport_ws_start(struct tport *t, bool client);
 /* Read up to n bytes: > 0, 0 at the end of the stream, -EAGAIN, or
  * -errno (-EPROTO for a TLS or WebSocket protocol error). */
 ssize_t tport_read(struct tport *t, void *buf, size_t n);
-/* Write up to n bytes: the number taken (> 0), -EAGAIN, or -errno.  With
- * WebSocket the bytes taken may wait in the tport: call tport_flush()
- * on every later event. */
+/* Write up to n bytes: the number taken (> 0), -EAGAIN, or -errno.  The
+ * bytes taken may wait in the tport (TLS records are sent several at a
+ * time, a WebSocket frame whole): call tport_flush() when nothing more
+ * is to be written now, and on every later event. */
 ssize_t tport_write(struct tport *t, const void *buf, size_t n);
 /* 0 when nothing waits, -EAGAIN, or -errno. */
 int tport_flush(struct tport *t);

@@ -383,6 +383,73 @@ def stream_sha(seed, total):
     return h.hexdigest()
 
 
+# --- half-close through a proxy ----------------------------------------------
+
+HALFCLOSE_UP = 2_500_000    # bytes the client sends
+HALFCLOSE_DOWN = 3_000_000  # bytes the halfclose servers send (--bytes)
+
+
+def _status_line(s):
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        expect(c, f"EOF inside the status line {line!r}")
+        line += c
+    return line.decode().split()
+
+
+def halfclose_client_first(kind, port, cf):
+    """Against `halfclose --mode client-first --pace 1.5` at cf: send, shut
+    down our write side, then get the server's whole paced answer."""
+    up, down = HALFCLOSE_UP, HALFCLOSE_DOWN
+    s = open_tunnel(kind, port, "127.0.0.1", cf)
+    s.settimeout(20)
+    sent_sha = send_stream(s, 7, up)
+    s.shutdown(socket.SHUT_WR)
+    t = time.monotonic()
+    word, n, sha = _status_line(s)
+    expect_eq(("GOT", up, sent_sha), (word, int(n), sha),
+              f"{kind} client-first: what the server got before EOF")
+    n, sha = recv_hash(s)
+    secs = time.monotonic() - t
+    expect_eq((down, stream_sha(2, down)), (n, sha),
+              f"{kind} client-first: bytes after our shutdown(SHUT_WR)")
+    expect(secs > 1.0, f"{kind}: paced reply arrived in {secs:.2f}s?")
+    s.close()
+    print(f"ok: {kind} client-first: {up} up, then {n} down over {secs:.1f}s")
+
+
+def halfclose_server_first(kind, port, sf, sf_log):
+    """Against `halfclose --mode server-first` at sf (stdout in sf_log):
+    read to the server's EOF, then keep sending; the server gets it all."""
+    up, down = HALFCLOSE_UP, HALFCLOSE_DOWN
+    before = open(sf_log).read().count("GOT ")
+    s = open_tunnel(kind, port, "127.0.0.1", sf, server_first=True)
+    s.settimeout(20)
+    n, sha = recv_hash(s)
+    expect_eq((down, stream_sha(2, down)), (n, sha),
+              f"{kind} server-first: bytes before the server's EOF")
+    # Our side is still open: keep sending after the EOF, slowly.
+    sent_sha = send_stream(s, 9, up, chunk=65536, pace=1.0)
+    s.shutdown(socket.SHUT_WR)
+    # The server closes once it read our EOF.
+    expect_eq(b"", recv_until_eof(s), f"{kind}: data after EOF")
+    s.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [l for l in open(sf_log).read().splitlines()
+                 if l.startswith("GOT ")]
+        if len(lines) > before:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"{kind} server-first: server never saw EOF")
+    _, n, sha = lines[before].split()
+    expect_eq((up, sent_sha), (int(n), sha),
+              f"{kind} server-first: what the server got after its EOF")
+    print(f"ok: {kind} server-first: {down} down, then {up} up")
+
+
 # --- servers -----------------------------------------------------------------
 
 # Ports come from below the kernel's ephemeral range, so that no

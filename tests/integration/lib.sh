@@ -520,6 +520,29 @@ make_cert() {
         fail "openssl req failed: $(cat "$T/openssl-$name.log")"
 }
 
+# tunnel_secrets: a gateway certificate ($T/gw.crt and .key, make_cert),
+# FP its SHA-256 pin (openssl's "... Fingerprint=..." line, which ferry
+# takes as is), and a fresh TOKEN, also written to $T/token.
+tunnel_secrets() {
+    make_cert gw
+    FP=$(openssl x509 -in "$T/gw.crt" -noout -fingerprint -sha256)
+    TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
+    printf '%s\n' "$TOKEN" >"$T/token"
+}
+
+# start_halfclose_servers: ftlib's halfclose servers for
+# ftlib.halfclose_client_first (port CF, pacing its 3,000,000-byte answer
+# over 1.5 s) and ftlib.halfclose_server_first (port SF, its stdout in
+# SF_LOG).
+start_halfclose_servers() {
+    start_py hc-client-first halfclose --mode client-first \
+        --bytes 3000000 --pace 1.5
+    CF=$PY_PORT
+    start_py hc-server-first halfclose --mode server-first --bytes 3000000
+    SF=$PY_PORT
+    SF_LOG=$T/hc-server-first.out
+}
+
 # start_sshd PORT FORWARDING [ADDR]: an sshd on ADDR:PORT (default
 # 127.0.0.1) with its own host key ($T/host_key) and a client key ($T/id)
 # it accepts, no PAM, no strict modes; FORWARDING is its

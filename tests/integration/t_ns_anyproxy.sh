@@ -39,10 +39,7 @@ assert_tcp_unreachable user "$SRV" 80
 # is; nothing of the LAN listens there.)
 assert_tcp_unreachable pub 10.231.3.2 80
 
-make_cert gw
-FP=$(openssl x509 -in "$T/gw.crt" -noout -fingerprint -sha256)
-TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
-printf '%s\n' "$TOKEN" >"$T/token"
+tunnel_secrets
 
 FERRY_PORTS="8443 3128 1080" in_ns pub start_ferry gateway \
     --bind 0.0.0.0:8443 --cert "$T/gw.crt" --key "$T/gw.key" \

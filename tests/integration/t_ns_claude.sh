@@ -81,10 +81,7 @@ b_clients() {
 }
 
 say "(a) ferry on both: the gateway on B, the agent on A"
-make_cert gw
-FP=$(openssl x509 -in "$T/gw.crt" -noout -fingerprint -sha256)
-TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
-printf '%s\n' "$TOKEN" >"$T/token"
+tunnel_secrets
 FERRY_PORTS="8443 7890" in_ns restricted start_ferry gateway \
     --bind 0.0.0.0:8443 --cert "$T/gw.crt" --key "$T/gw.key" \
     --token-file "$T/token" -L mixed://127.0.0.1:7890

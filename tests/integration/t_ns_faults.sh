@@ -37,10 +37,7 @@ mkdir -p "$T/www-80/slow"
 truncate -s 200M "$T/www-80/slow/200m"
 assert_tcp_unreachable user "$SRV" 80
 
-make_cert gw
-FP=$(openssl x509 -in "$T/gw.crt" -noout -fingerprint -sha256)
-TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
-printf '%s\n' "$TOKEN" >"$T/token"
+tunnel_secrets
 cat >"$T/gateway.yaml" <<EOF
 log: {level: debug}
 gateway:

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "../spin.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "front/udpassoc.h"
@@ -138,18 +139,9 @@ static void dns_pause(bool paused)
     assert_int_equal(loop_mod(F.w->loop, &F.dns, paused ? 0 : EPOLLIN), 0);
 }
 
-static void on_tick(struct loop_timer *t) { loop_stop(F.w->loop); }
-
-/* Run the loop in 5 ms slices until pred() or ms pass. */
 static bool spin_until(bool (*pred)(void), int ms)
 {
-    for (int i = 0; i < ms / 5; i++) {
-        if (pred && pred())
-            return true;
-        assert_int_equal(loop_timer_arm(F.w->loop, &F.tick, 5), 0);
-        assert_int_equal(loop_run(F.w->loop), 0);
-    }
-    return pred ? pred() : true;
+    return spin_loop(F.w->loop, &F.tick, pred, ms);
 }
 
 static void spin(int ms) { spin_until(NULL, ms); }
@@ -185,7 +177,7 @@ static int setup(void **state)
     add_server(&F.echo4, "127.0.0.1", &F.echo4_port, on_echo);
     add_server(&F.echo6, "::1", &F.echo6_port, on_echo);
     assert_true(F.echo4_port != 0);
-    loop_timer_init(&F.tick, on_tick, NULL);
+    loop_timer_init(&F.tick, spin_tick, F.w->loop);
     return 0;
 }
 
