@@ -241,14 +241,14 @@ static bool hand_off(struct session *s, int fd, const struct tunnel_ref *ref)
     struct handoff *x = n < 0 ? NULL : malloc(sizeof(*x) + (size_t)n + 1);
     if (!x)
         return false;
-    format_who(s, x->who, (size_t)n + 1);
-    x->started = s->started;
     x->h = (struct link_handoff){
         .end = handoff_end,
         .idle_ms = w->conf->timeouts.idle_ms,
         .last_active = loop_now(w->loop),
         .ended = loop_now(w->loop),
     };
+    x->started = s->started;
+    format_who(s, x->who, (size_t)n + 1); /* after: who[] is last */
     int client = s->client.fd;
     loop_del(w->loop, &s->client);
     s->client.fd = -1;
