@@ -36,59 +36,40 @@ union parsed {
     } udp;
 };
 
-typedef int (*parse_fn)(const uint8_t *, size_t, union parsed *);
-
-static int p_greeting(const uint8_t *b, size_t n, union parsed *u)
+static int p_greeting(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return socks5_parse_greeting(b, n, &u->greeting);
 }
 
-static int p_userpass(const uint8_t *b, size_t n, union parsed *u)
+static int p_userpass(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return socks5_parse_userpass(b, n, &u->userpass);
 }
 
-static int p_req5(const uint8_t *b, size_t n, union parsed *u)
+static int p_req5(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return socks5_parse_request(b, n, &u->req5);
 }
 
-static int p_req4(const uint8_t *b, size_t n, union parsed *u)
+static int p_req4(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return socks4_parse_request(b, n, &u->req4);
 }
 
-static int p_addr(const uint8_t *b, size_t n, union parsed *u)
+static int p_addr(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return socks5_parse_addr(b, n, &u->addr);
 }
 
-static int p_udp(const uint8_t *b, size_t n, union parsed *u)
+static int p_udp(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return socks5_parse_udp_header(b, n, &u->udp.frag, &u->udp.dst);
-}
-
-static int run_guarded(parse_fn fn, const uint8_t *msg, size_t len,
-                       union parsed *u)
-{
-    struct guard g;
-    guard_put(&g, msg, len);
-    memset(u, 0xA5, sizeof(*u));
-    int rc = fn(g.p, len, u);
-    guard_free(&g);
-    return rc;
-}
-
-/* Each strict prefix of a complete message must ask for more. */
-static void check_prefixes(parse_fn fn, const uint8_t *msg, size_t full)
-{
-    union parsed u;
-    for (size_t k = 0; k < full; k++) {
-        int rc = run_guarded(fn, msg, k, &u);
-        if (rc != -EAGAIN)
-            fail_msg("prefix %zu of %zu: got %d, want -EAGAIN", k, full,
-                     rc);
-    }
 }
 
 /* ---- SOCKS5 greeting ------------------------------------------------- */
@@ -120,11 +101,12 @@ static void test_greeting_table(void **st)
         const struct greeting_case *c = &greeting_cases[i];
         union parsed u;
         print_message("greeting: %s\n", c->name);
-        int rc = run_guarded(p_greeting, c->msg, c->len, &u);
+        int rc = guard_parse(p_greeting, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
-        check_prefixes(p_greeting, c->msg, (size_t)rc);
+        guard_check_prefixes(p_greeting, c->msg, (size_t)rc,
+                             sizeof(union parsed));
         assert_int_equal(u.greeting.nmethods, c->nmethods);
         assert_int_equal(u.greeting.methods[0], c->first);
         assert_int_equal(u.greeting.methods[c->nmethods - 1], c->last);
@@ -141,10 +123,11 @@ static void test_greeting_255_methods(void **st)
         msg[2 + i] = (uint8_t)i;
     msg[257] = msg[258] = msg[259] = 0xEE; /* not part of it */
     union parsed u;
-    assert_int_equal(run_guarded(p_greeting, msg, sizeof(msg), &u), 257);
+    assert_int_equal(guard_parse(p_greeting, msg, sizeof(msg), &u, sizeof(u)),
+                     257);
     assert_int_equal(u.greeting.nmethods, 255);
     assert_int_equal(u.greeting.methods[254], 254);
-    check_prefixes(p_greeting, msg, 257);
+    guard_check_prefixes(p_greeting, msg, 257, sizeof(union parsed));
 }
 
 /* ---- RFC 1929 -------------------------------------------------------- */
@@ -175,11 +158,12 @@ static void test_userpass_table(void **st)
         const struct userpass_case *c = &userpass_cases[i];
         union parsed u;
         print_message("userpass: %s\n", c->name);
-        int rc = run_guarded(p_userpass, c->msg, c->len, &u);
+        int rc = guard_parse(p_userpass, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
-        check_prefixes(p_userpass, c->msg, (size_t)rc);
+        guard_check_prefixes(p_userpass, c->msg, (size_t)rc,
+                             sizeof(union parsed));
         assert_string_equal(u.userpass.user, c->user);
         assert_string_equal(u.userpass.pass, c->pass);
     }
@@ -195,12 +179,12 @@ static void test_userpass_max(void **st)
     msg[257] = 255;
     memset(msg + 258, 'p', 255);
     union parsed u;
-    assert_int_equal(run_guarded(p_userpass, msg, sizeof(msg), &u),
+    assert_int_equal(guard_parse(p_userpass, msg, sizeof(msg), &u, sizeof(u)),
                      SOCKS5_USERPASS_MAX);
     assert_int_equal(strlen(u.userpass.user), 255);
     assert_int_equal(strlen(u.userpass.pass), 255);
     assert_int_equal(u.userpass.pass[254], 'p');
-    check_prefixes(p_userpass, msg, sizeof(msg));
+    guard_check_prefixes(p_userpass, msg, sizeof(msg), sizeof(union parsed));
 }
 
 /* ---- SOCKS5 request and address -------------------------------------- */
@@ -279,18 +263,19 @@ static void test_request5_table(void **st)
         const struct req5_case *c = &req5_cases[i];
         union parsed u;
         print_message("socks5 request: %s\n", c->name);
-        int rc = run_guarded(p_req5, c->msg, c->len, &u);
+        int rc = guard_parse(p_req5, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
-        check_prefixes(p_req5, c->msg, (size_t)rc);
+        guard_check_prefixes(p_req5, c->msg, (size_t)rc, sizeof(union parsed));
         assert_int_equal(u.req5.cmd, c->cmd);
         check_target(&u.req5.dst, c->kind, c->family, c->host, c->port);
         /* The address alone parses the same from offset 3. */
-        assert_int_equal(run_guarded(p_addr, c->msg + 3, c->len - 3, &u),
-                         rc - 3);
+        assert_int_equal(
+            guard_parse(p_addr, c->msg + 3, c->len - 3, &u, sizeof(u)), rc - 3);
         check_target(&u.addr, c->kind, c->family, c->host, c->port);
-        check_prefixes(p_addr, c->msg + 3, (size_t)rc - 3);
+        guard_check_prefixes(p_addr, c->msg + 3, (size_t)rc - 3,
+                             sizeof(union parsed));
     }
 }
 
@@ -305,12 +290,12 @@ static void test_request5_domain_255(void **st)
     msg[260] = 0x01;
     msg[261] = 0xbb;
     union parsed u;
-    assert_int_equal(run_guarded(p_req5, msg, sizeof(msg), &u),
+    assert_int_equal(guard_parse(p_req5, msg, sizeof(msg), &u, sizeof(u)),
                      SOCKS5_REQUEST_MAX);
     assert_int_equal(u.req5.dst.kind, TARGET_NAME);
     assert_int_equal(strlen(u.req5.dst.host), 255);
     assert_int_equal(u.req5.dst.port, 443);
-    check_prefixes(p_req5, msg, sizeof(msg));
+    guard_check_prefixes(p_req5, msg, sizeof(msg), sizeof(union parsed));
 }
 
 /* ---- SOCKS5 UDP request header (RFC 1928 section 7) ------------------ */
@@ -371,7 +356,7 @@ static void test_udp_header_table(void **st)
         const struct udp_case *c = &udp_cases[i];
         union parsed u;
         print_message("udp header: %s\n", c->name);
-        int rc = run_guarded(p_udp, c->msg, c->len, &u);
+        int rc = guard_parse(p_udp, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
@@ -379,7 +364,8 @@ static void test_udp_header_table(void **st)
         check_target(&u.udp.dst, c->kind, c->family, c->host, c->port);
         /* A datagram is whole: a cut header is malformed, never -EAGAIN. */
         for (size_t k = 0; k < (size_t)rc; k++)
-            assert_int_equal(run_guarded(p_udp, c->msg, k, &u), -EINVAL);
+            assert_int_equal(guard_parse(p_udp, c->msg, k, &u, sizeof(u)),
+                             -EINVAL);
     }
 }
 
@@ -393,7 +379,7 @@ static void test_udp_header_domain_255(void **st)
     msg[261] = 0x35;
     memcpy(msg + 262, "data", 4);
     union parsed u;
-    assert_int_equal(run_guarded(p_udp, msg, sizeof(msg), &u),
+    assert_int_equal(guard_parse(p_udp, msg, sizeof(msg), &u, sizeof(u)),
                      SOCKS5_UDP_HEADER_MAX);
     assert_int_equal(u.udp.dst.kind, TARGET_NAME);
     assert_int_equal(strlen(u.udp.dst.host), 255);
@@ -451,11 +437,11 @@ static void test_request4_table(void **st)
         const struct req4_case *c = &req4_cases[i];
         union parsed u;
         print_message("socks4 request: %s\n", c->name);
-        int rc = run_guarded(p_req4, c->msg, c->len, &u);
+        int rc = guard_parse(p_req4, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
-        check_prefixes(p_req4, c->msg, (size_t)rc);
+        guard_check_prefixes(p_req4, c->msg, (size_t)rc, sizeof(union parsed));
         assert_int_equal(u.req4.cmd, c->cmd);
         check_target(&u.req4.dst, c->kind, AF_INET, c->host, c->port);
         assert_string_equal(u.req4.userid, c->userid);
@@ -513,11 +499,11 @@ static void test_request4_lengths(void **st)
         union parsed u;
         print_message("socks4 lengths: %s\n", c->name);
         size_t n = build4(msg, c->ulen, c->unul, c->hlen, c->hnul);
-        int rc = run_guarded(p_req4, msg, n, &u);
+        int rc = guard_parse(p_req4, msg, n, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
-        check_prefixes(p_req4, msg, n);
+        guard_check_prefixes(p_req4, msg, n, sizeof(union parsed));
         assert_int_equal(strlen(u.req4.userid), c->ulen);
         if (c->hlen)
             assert_int_equal(strlen(u.req4.dst.host), c->hlen);

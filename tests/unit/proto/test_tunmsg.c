@@ -36,54 +36,34 @@ union parsed {
     } dgram;
 };
 
-typedef int (*parse_fn)(const uint8_t *, size_t, union parsed *);
-
-static int p_hello(const uint8_t *b, size_t n, union parsed *u)
+static int p_hello(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return tunmsg_parse_hello(b, n, &u->hello);
 }
 
-static int p_welcome(const uint8_t *b, size_t n, union parsed *u)
+static int p_welcome(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return tunmsg_parse_welcome(b, n, &u->welcome);
 }
 
-static int p_open(const uint8_t *b, size_t n, union parsed *u)
+static int p_open(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return tunmsg_parse_open(b, n, &u->open);
 }
 
-static int p_reply(const uint8_t *b, size_t n, union parsed *u)
+static int p_reply(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return tunmsg_parse_reply(b, n, &u->reply);
 }
 
-static int p_dgram(const uint8_t *b, size_t n, union parsed *u)
+static int p_dgram(const uint8_t *b, size_t n, void *out)
 {
+    union parsed *u = out;
     return tunmsg_parse_dgram(b, n, &u->dgram.data, &u->dgram.len);
-}
-
-static int run_guarded(parse_fn fn, const uint8_t *msg, size_t len,
-                       union parsed *u)
-{
-    struct guard g;
-    guard_put(&g, msg, len);
-    memset(u, 0xA5, sizeof(*u));
-    int rc = fn(g.p, len, u);
-    guard_free(&g);
-    return rc;
-}
-
-/* Each strict prefix of a complete message must ask for more. */
-static void check_prefixes(parse_fn fn, const uint8_t *msg, size_t full)
-{
-    union parsed u;
-    for (size_t k = 0; k < full; k++) {
-        int rc = run_guarded(fn, msg, k, &u);
-        if (rc != -EAGAIN)
-            fail_msg("prefix %zu of %zu: got %d, want -EAGAIN", k, full,
-                     rc);
-    }
 }
 
 /* fn must give -ENOSPC for every cap below want_len and want at it. */
@@ -176,7 +156,7 @@ static void test_hello_table(void **st)
         const struct hello_case *c = &hello_cases[i];
         union parsed u;
         print_message("hello: %s\n", c->name);
-        int rc = run_guarded(p_hello, c->msg, c->len, &u);
+        int rc = guard_parse(p_hello, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
@@ -184,7 +164,7 @@ static void test_hello_table(void **st)
         assert_string_equal(u.hello.id, c->id);
         assert_string_equal(u.hello.group, c->group);
         assert_int_equal(u.hello.link, c->link);
-        check_prefixes(p_hello, c->msg, (size_t)rc);
+        guard_check_prefixes(p_hello, c->msg, (size_t)rc, sizeof(union parsed));
     }
 }
 
@@ -221,14 +201,14 @@ static void test_hello_lengths(void **st)
     union parsed u;
     size_t sane = 4 * (2 + TUNMSG_FIELD_MAX) + 16;
     size_t n = build_hello(msg, TUNMSG_FIELD_MAX, sane);
-    assert_int_equal(run_guarded(p_hello, msg, n, &u), (int)n);
+    assert_int_equal(guard_parse(p_hello, msg, n, &u, sizeof(u)), (int)n);
     assert_int_equal(strlen(u.hello.token), TUNMSG_FIELD_MAX);
     assert_int_equal(strlen(u.hello.group), TUNMSG_FIELD_MAX);
     assert_int_equal(u.hello.group[0], 'a' + TUNMSG_F_GROUP);
-    check_prefixes(p_hello, msg, n);
+    guard_check_prefixes(p_hello, msg, n, sizeof(union parsed));
     n = build_hello(msg, TUNMSG_FIELD_MAX, sane + 1);
-    assert_int_equal(run_guarded(p_hello, msg, 7, &u), -EINVAL);
-    assert_int_equal(run_guarded(p_hello, msg, n, &u), -EINVAL);
+    assert_int_equal(guard_parse(p_hello, msg, 7, &u, sizeof(u)), -EINVAL);
+    assert_int_equal(guard_parse(p_hello, msg, n, &u, sizeof(u)), -EINVAL);
 }
 
 static int enc_hello(uint8_t *o, size_t cap, const void *arg)
@@ -250,7 +230,7 @@ static void test_hello_encode(void **st)
     uint8_t out[1100];
     int n = tunmsg_encode_hello(out, sizeof(out), &h);
     assert_int_equal(n, 7 + 2 + 255 + 4 + 5 + 5);
-    assert_int_equal(run_guarded(p_hello, out, (size_t)n, &u), n);
+    assert_int_equal(guard_parse(p_hello, out, (size_t)n, &u, sizeof(u)), n);
     assert_string_equal(u.hello.token, h.token);
     assert_int_equal(u.hello.link, 255);
 }
@@ -309,13 +289,14 @@ static void test_welcome_table(void **st)
         const struct welcome_case *c = &welcome_cases[i];
         union parsed u;
         print_message("welcome: %s\n", c->name);
-        int rc = run_guarded(p_welcome, c->msg, c->len, &u);
+        int rc = guard_parse(p_welcome, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
         assert_int_equal(u.welcome.status, c->status);
         assert_string_equal(u.welcome.message, c->message);
-        check_prefixes(p_welcome, c->msg, (size_t)rc);
+        guard_check_prefixes(p_welcome, c->msg, (size_t)rc,
+                             sizeof(union parsed));
     }
 }
 
@@ -337,7 +318,8 @@ static void test_welcome_encode(void **st)
     memset(w.message, 'm', TUNMSG_FIELD_MAX);
     w.message[TUNMSG_FIELD_MAX] = '\0';
     assert_int_equal(tunmsg_encode_welcome(out, sizeof(out), &w), 7 + 255);
-    assert_int_equal(run_guarded(p_welcome, out, 7 + 255, &u), 7 + 255);
+    assert_int_equal(guard_parse(p_welcome, out, 7 + 255, &u, sizeof(u)),
+                     7 + 255);
     assert_string_equal(u.welcome.message, w.message);
     memset(w.message, 'm', sizeof(w.message)); /* no NUL */
     assert_int_equal(tunmsg_encode_welcome(out, sizeof(out), &w), -EINVAL);
@@ -404,7 +386,7 @@ static void test_open_table(void **st)
         const struct open_case *c = &open_cases[i];
         union parsed u;
         print_message("open: %s\n", c->name);
-        int rc = run_guarded(p_open, c->msg, c->len, &u);
+        int rc = guard_parse(p_open, c->msg, c->len, &u, sizeof(u));
         assert_int_equal(rc, c->rc);
         if (rc < 0)
             continue;
@@ -418,7 +400,7 @@ static void test_open_table(void **st)
             assert_string_equal(user, c->user);
         else
             assert_null(user);
-        check_prefixes(p_open, c->msg, (size_t)rc);
+        guard_check_prefixes(p_open, c->msg, (size_t)rc, sizeof(union parsed));
     }
 }
 
@@ -464,13 +446,13 @@ static void test_open_longest(void **st)
     assert_int_equal(tunmsg_encode_open(out, sizeof(out), &o),
                      TUNMSG_OPEN_MAX);
     assert_int_equal(tunmsg_encode_open(out, sizeof(out) - 1, &o), -ENOSPC);
-    assert_int_equal(run_guarded(p_open, out, sizeof(out), &u),
+    assert_int_equal(guard_parse(p_open, out, sizeof(out), &u, sizeof(u)),
                      TUNMSG_OPEN_MAX);
     assert_string_equal(u.open.target.host, o.target.host);
     assert_int_equal(u.open.n_tags, TUNMSG_TAGS_MAX);
     assert_string_equal(u.open.tags[3].key, o.tags[3].key);
     assert_string_equal(u.open.tags[3].value, o.tags[3].value);
-    check_prefixes(p_open, out, sizeof(out));
+    guard_check_prefixes(p_open, out, sizeof(out), sizeof(union parsed));
 }
 
 static int enc_open(uint8_t *o, size_t cap, const void *arg)
@@ -545,12 +527,14 @@ static void test_reply_parse(void **st)
         uint8_t msg[3] = {TUNMSG_VERSION, (uint8_t)code, 0xEE};
         enum result want = code < N_ELEM(wire_codes) ? wire_codes[code]
                                                      : RESULT_INTERNAL;
-        assert_int_equal(run_guarded(p_reply, msg, sizeof(msg), &u), 2);
+        assert_int_equal(guard_parse(p_reply, msg, sizeof(msg), &u, sizeof(u)),
+                         2);
         assert_int_equal(u.reply, want);
-        check_prefixes(p_reply, msg, 2);
+        guard_check_prefixes(p_reply, msg, 2, sizeof(union parsed));
     }
-    assert_int_equal(run_guarded(p_reply, M("\x00\x00"), &u), -EPROTO);
-    assert_int_equal(run_guarded(p_reply, M("\x02"), &u), -EPROTO);
+    assert_int_equal(guard_parse(p_reply, M("\x00\x00"), &u, sizeof(u)),
+                     -EPROTO);
+    assert_int_equal(guard_parse(p_reply, M("\x02"), &u, sizeof(u)), -EPROTO);
 }
 
 /* What a result reads as at the far end: itself, but for the HTTP-only
@@ -633,7 +617,8 @@ static void test_dgram_table(void **st)
         assert_int_equal(dlen, (size_t)c->rc - 2);
         assert_memory_equal(data, c->data, dlen);
         guard_free(&g);
-        check_prefixes(p_dgram, c->msg, (size_t)c->rc);
+        guard_check_prefixes(p_dgram, c->msg, (size_t)c->rc,
+                             sizeof(union parsed));
     }
 }
 
@@ -646,16 +631,16 @@ static void test_dgram_max(void **st)
     tunmsg_encode_dgram_len(msg, TUNMSG_DGRAM_MAX);
     assert_int_equal(msg[0], 0xff);
     assert_int_equal(msg[1], 0xff);
-    assert_int_equal(run_guarded(p_dgram, msg, sizeof(msg), &u),
+    assert_int_equal(guard_parse(p_dgram, msg, sizeof(msg), &u, sizeof(u)),
                      2 + TUNMSG_DGRAM_MAX);
     assert_int_equal(u.dgram.len, TUNMSG_DGRAM_MAX);
-    assert_int_equal(run_guarded(p_dgram, msg, sizeof(msg) - 2, &u),
+    assert_int_equal(guard_parse(p_dgram, msg, sizeof(msg) - 2, &u, sizeof(u)),
                      -EAGAIN);
     tunmsg_encode_dgram_len(msg, 0x0102);
     assert_int_equal(msg[0], 0x01);
     assert_int_equal(msg[1], 0x02);
     tunmsg_encode_dgram_len(msg, 0);
-    assert_int_equal(run_guarded(p_dgram, msg, 2, &u), 2);
+    assert_int_equal(guard_parse(p_dgram, msg, 2, &u, sizeof(u)), 2);
     assert_int_equal(u.dgram.len, 0);
 }
 
