@@ -31,6 +31,7 @@ SRC_DIR=$(dirname "$BENCH_DIR")
 ALL_GROUPS="tcp http post udp tunnel tproxy"
 TCP_PEERS="haproxy-splice haproxy-copy squid tinyproxy dante microsocks"
 TUNNEL_VARIANTS="ferry-tls ferry-wss"
+TPROXY_VARIANTS="ferry-tproxy ferry-plain" # paired with the redsocks run
 
 usage() {
     cat <<'EOF'
@@ -42,7 +43,8 @@ usage: bench/run.sh [options]
                      (default: all);
                      targets: ferry (every ferry variant), ferry-connect,
                      ferry-socks5, ferry-tls, ferry-wss, ferry-tproxy,
-                     ferry-redirect, haproxy (every HAProxy variant),
+                     ferry-plain, ferry-redirect, haproxy (every HAProxy
+                     variant),
                      haproxy-splice, haproxy-copy, haproxy-http, squid,
                      tinyproxy, dante, microsocks, ssh (both), ssh-R,
                      ssh-D, redsocks (the redsocks+dante chain).
@@ -65,6 +67,10 @@ usage: bench/run.sh [options]
   --http-conns N     http: wrk connections (default 50)
   --max-minutes M    stop starting new repetitions after M minutes (30);
                      every selected group still gets one repetition
+  --tcp-cc NAME      run everything (ferry and peers alike) with this TCP
+                     congestion control (net.ipv4.tcp_congestion_control,
+                     put back at the end); default: the host's, which
+                     the report names
   --no-install       never call apt-get
   --dry-run          print the groups and the order of runs, then exit
 EOF
@@ -88,6 +94,8 @@ PORT_BASE=24000
 BYTES=2G
 CONNS=5000
 MAX_MINUTES=30
+TCP_CC=""    # --tcp-cc
+HOST_CC=""   # the setting to put back, when TCP_CC changed it
 INSTALL=1
 DRY=0
 MULTI_SECONDS=3
@@ -129,6 +137,7 @@ parse_args() {
         --streams) STREAMS=${2:?}; shift ;;
         --http-conns) HTTP_CONNS=${2:?}; shift ;;
         --max-minutes) MAX_MINUTES=${2:?}; shift ;;
+        --tcp-cc) TCP_CC=${2:?}; shift ;;
         --no-install) INSTALL=0 ;;
         --dry-run) DRY=1 ;;
         -h | --help) usage ;;
@@ -150,6 +159,10 @@ parse_args() {
         die "--streams wants $((2 * OPENS_WINDOW))..4000"
     fi
     [[ $MAX_MINUTES =~ ^[0-9]+$ ]] || die "--max-minutes wants a number"
+    if [[ -n $TCP_CC ]] && [[ " $(sysctl -n \
+        net.ipv4.tcp_available_congestion_control) " != *" $TCP_CC "* ]]; then
+        die "--tcp-cc $TCP_CC: not in net.ipv4.tcp_available_congestion_control"
+    fi
     if ! [[ $HTTP_CONNS =~ ^[1-9][0-9]*$ ]] ||
         ((HTTP_CONNS < HTTP_THREADS || HTTP_CONNS > 3000)); then
         die "--http-conns wants $HTTP_THREADS..3000"
@@ -175,7 +188,7 @@ group_targets() {
     post) echo "ferry squid tinyproxy" ;;
     udp) echo "ferry dante" ;;
     tunnel) echo "$TUNNEL_VARIANTS ssh-R ssh-D" ;;
-    tproxy) echo "ferry-tproxy ferry-redirect redsocks" ;;
+    tproxy) echo "$TPROXY_VARIANTS ferry-redirect redsocks" ;;
     esac
 }
 
@@ -209,7 +222,7 @@ expand_name() {
         case $1 in
         tcp) echo "ferry-connect ferry-socks5" ;;
         tunnel) echo "$TUNNEL_VARIANTS" ;;
-        tproxy) echo "ferry-tproxy ferry-redirect" ;;
+        tproxy) echo "$TPROXY_VARIANTS ferry-redirect" ;;
         *) echo ferry ;;
         esac
         ;;
@@ -242,7 +255,8 @@ select_targets() {
         for n in $names; do
             case $n in
             ssh | ssh-R | ssh-D | ferry-tls | ferry-wss) groups+=" tunnel" ;;
-            ferry-tproxy | ferry-redirect | redsocks) groups+=" tproxy" ;;
+            ferry-tproxy | ferry-plain | ferry-redirect | redsocks)
+                groups+=" tproxy" ;;
             esac
         done
     fi
@@ -291,8 +305,8 @@ any_selected() {
 
 ferry_selected() {
     local v
-    for v in ferry ferry-connect ferry-socks5 $TUNNEL_VARIANTS ferry-tproxy \
-        ferry-redirect; do
+    for v in ferry ferry-connect ferry-socks5 $TUNNEL_VARIANTS \
+        $TPROXY_VARIANTS ferry-redirect; do
         any_selected "$v" && return 0
     done
     return 1
@@ -302,15 +316,15 @@ is_ferry() { [[ $1 == ferry || $1 == ferry-* ]]; }
 
 # The ferry targets a peer of group $G is compared with: one, except in
 # the tunnel group, where each ssh run pairs with a TLS and a WSS run.
-# In the tproxy group ferry-tproxy runs right before redsocks; the other
-# variant, ferry-redirect, runs right after it and is paired with that
+# In the tproxy group ferry-tproxy and ferry-plain run right before
+# redsocks; ferry-redirect runs right after it and is paired with that
 # run (see record).
 variants_of() {
     case $G:$1 in
     tcp:dante | tcp:microsocks) echo ferry-socks5 ;;
     tcp:*) echo ferry-connect ;;
     tunnel:*) echo "$TUNNEL_VARIANTS" ;;
-    tproxy:*) echo ferry-tproxy ;;
+    tproxy:*) echo "$TPROXY_VARIANTS" ;;
     *) echo ferry ;;
     esac
 }
@@ -420,7 +434,8 @@ port_of() {
     ssh-D) echo $((PORT_BASE + 7)) ;;
     ferry) [[ $G == udp ]] && echo $((PORT_BASE + 2)) ||
         echo $((PORT_BASE + 1)) ;;
-    ferry-tproxy) echo $((PORT_BASE + 3)) ;;  # these four: in namespaces
+    ferry-tproxy) echo $((PORT_BASE + 3)) ;;  # these five: in namespaces
+    ferry-plain) echo $((PORT_BASE + 7)) ;;
     ferry-redirect) echo $((PORT_BASE + 4)) ;;
     redsocks) echo $((PORT_BASE + 5)) ;;
     tp-gateway) echo $((PORT_BASE + 6)) ;;
@@ -883,7 +898,20 @@ cleanup() {
     stop_server
     [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
     ((MADE_RUN_SSHD)) && rmdir /run/sshd 2>/dev/null
+    [[ -n $HOST_CC ]] &&
+        sysctl -qw net.ipv4.tcp_congestion_control="$HOST_CC"
     return 0
+}
+
+# --tcp-cc: for this run, before any socket or namespace exists (a new
+# network namespace starts with the host's setting).
+set_tcp_cc() {
+    [[ -n $TCP_CC ]] || return 0
+    ((EUID == 0)) || die "--tcp-cc needs root"
+    HOST_CC=$(sysctl -n net.ipv4.tcp_congestion_control)
+    sysctl -qw net.ipv4.tcp_congestion_control="$TCP_CC" ||
+        die "cannot set net.ipv4.tcp_congestion_control=$TCP_CC"
+    say "TCP congestion control for this run: $TCP_CC (was $HOST_CC)"
 }
 
 
@@ -974,8 +1002,8 @@ tp_configs() {
             die "openssl req failed: $(cat "$d/openssl.log")"
         TP_FP=$(openssl x509 -in "$d/gw.crt" -noout -fingerprint -sha256 |
             sed 's/.*=//')
-        TP_TOKEN="bench-$RANDOM$RANDOM$RANDOM"
     fi
+    TP_TOKEN="bench-$RANDOM$RANDOM$RANDOM"
     cat >"$d/danted.conf" <<EOF
 logoutput: $log/tproxy-danted.log
 internal: $TP_GW port = $(port_of dante)
@@ -1006,7 +1034,8 @@ EOF
 }
 
 # The router's interception rules for target $1; tp_rules_off undoes them.
-# ferry-tproxy: ferry tproxy-rules (nft tproxy + policy routing);
+# ferry-tproxy and ferry-plain: ferry tproxy-rules (nft tproxy + policy
+# routing);
 # ferry-redirect and redsocks: the same hand-written nft redirect rule
 # (what `ferry tproxy-rules --mode redirect --lan --iface vrc` writes,
 # less its exclusions); direct: forwarding on, no interception.
@@ -1016,9 +1045,9 @@ tp_rules_on() {
         ip netns exec "$TP_R" sysctl -qw net.ipv4.ip_forward=1
         ip netns exec "$TP_P" sysctl -qw net.ipv4.ip_forward=1
         ;;
-    ferry-tproxy)
+    ferry-tproxy | ferry-plain)
         ip netns exec "$TP_R" "$FERRY_BIN" tproxy-rules --apply --lan \
-            --iface vrc --ipv4-only --port "$(port_of ferry-tproxy)" \
+            --iface vrc --ipv4-only --port "$(port_of "$1")" \
             >"$WORK/tp/rules.out" 2>&1
         ;;
     ferry-redirect | redsocks)
@@ -1040,7 +1069,7 @@ tp_rules_off() {
         ip netns exec "$TP_R" sysctl -qw net.ipv4.ip_forward=0
         ip netns exec "$TP_P" sysctl -qw net.ipv4.ip_forward=0
         ;;
-    ferry-tproxy)
+    ferry-tproxy | ferry-plain)
         ip netns exec "$TP_R" "$FERRY_BIN" tproxy-rules --remove \
             >>"$WORK/tp/rules.out" 2>&1
         ;;
@@ -1052,27 +1081,34 @@ tp_rules_off() {
 }
 
 # Start target $1 of the tproxy group (a subshell holding both of its
-# processes, TPID): gateway + agent, or dante + redsocks.
+# processes, TPID): gateway + agent, or dante + redsocks.  ferry-plain is
+# ferry-tproxy over a link without TLS (tcp://, gateway --plaintext).
 tp_launch() {
     local log="$WORK/peer/$G-$1.out" d="$WORK/tp" gw
-    local fargs=(--access-log off --log-level warn)
+    local fargs=(--access-log off --log-level warn) gwtls agtls listen
     [[ -n $WORKERS ]] && fargs+=(--workers "$WORKERS")
     gw=$(port_of tp-gateway)
+    gwtls=(--cert "$d/gw.crt" --key "$d/gw.key")
+    agtls=(--server "tls://$TP_GW:$gw" --fingerprint "${TP_FP:-}")
+    listen="${1#ferry-}://0.0.0.0:$(port_of "$1")"
+    if [[ $1 == ferry-plain ]]; then
+        gwtls=(--plaintext)
+        agtls=(--server "tcp://$TP_GW:$gw")
+        listen="tproxy://0.0.0.0:$(port_of "$1")"
+    fi
     : >"$log"
     case $1 in
     ferry-*)
         (
             ip netns exec "$TP_P" "$FERRY_BIN" gateway --bind "$TP_GW:$gw" \
-                --cert "$d/gw.crt" --key "$d/gw.key" --token "$TP_TOKEN" \
-                --exit "${fargs[@]}" &
+                "${gwtls[@]}" --token "$TP_TOKEN" --exit "${fargs[@]}" &
             for ((i = 0; i < 100; i++)); do
                 tp_listening "$TP_P" "$gw" && break
                 sleep 0.1
             done
             ip netns exec "$TP_R" "$FERRY_BIN" agent --id bench \
-                --server "tls://$TP_GW:$gw" --token "$TP_TOKEN" \
-                --fingerprint "$TP_FP" \
-                -L "${1#ferry-}://0.0.0.0:$(port_of "$1")" "${fargs[@]}" &
+                "${agtls[@]}" --token "$TP_TOKEN" -L "$listen" \
+                "${fargs[@]}" &
             echo $! >"$d/agent.pid"
             wait
         ) >>"$log" 2>&1 &
@@ -1405,8 +1441,8 @@ schedule() {
         done
         order+=" $p"
     done
-    for v in ferry ferry-connect ferry-socks5 $TUNNEL_VARIANTS ferry-tproxy \
-        ferry-redirect; do
+    for v in ferry ferry-connect ferry-socks5 $TUNNEL_VARIANTS \
+        $TPROXY_VARIANTS ferry-redirect; do
         selected "$v" && [[ " $order " != *" $v "* ]] && order+=" $v"
     done
     echo "$order"
@@ -1662,8 +1698,9 @@ targets() {
         done
         ;;
     tproxy)
-        target_line ferry-tproxy redsocks single 1.5 "single-stream MB/s"
-        target_line ferry-redirect redsocks single 1.5 "single-stream MB/s"
+        for v in $TPROXY_VARIANTS ferry-redirect; do
+            target_line "$v" redsocks single 1.5 "single-stream MB/s"
+        done
         ;;
     esac
     return 0
@@ -1801,17 +1838,20 @@ section_tproxy() {
         "proxy setting (--via direct) to the target's address and the" \
         "router intercepts it.  ferry-tproxy: nft tproxy rules" \
         "(ferry tproxy-rules) to ferry agent's tproxy listener, TLS tunnel" \
-        "to ferry gateway --exit in public.  ferry-redirect: nft redirect" \
-        "to the agent's redirect listener, same tunnel.  redsocks+dante:" \
+        "to ferry gateway --exit in public.  ferry-plain: the same over a" \
+        "link without TLS (tcp://, gateway --plaintext), whose payloads" \
+        "are spliced.  ferry-redirect: nft redirect" \
+        "to the agent's redirect listener, TLS tunnel.  redsocks+dante:" \
         "the same nft redirect to redsocks (type socks5) in the router," \
         "plain SOCKS5 (no TLS) to danted in public.  direct (routed): no" \
         "interception, the router and public forward."
     echo
     table
     echo
-    echo "MB/s: ferry/peer, >1 means ferry is faster.  ferry's chain" \
-        "encrypts (TLS 1.3 between router and public); redsocks+dante's" \
-        "does not.  ferry-tproxy runs right before redsocks and" \
+    echo "MB/s: ferry/peer, >1 means ferry is faster.  ferry-tproxy's and" \
+        "ferry-redirect's chains encrypt (TLS 1.3 between router and" \
+        "public); ferry-plain's and redsocks+dante's do not." \
+        "ferry-tproxy and ferry-plain run right before redsocks and" \
         "ferry-redirect right after it; each is paired with that run."
     echo
     targets
@@ -1864,6 +1904,8 @@ report() {
         echo "# ferry benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo
         echo "$(uname -sr), $(nproc) CPUs; groups: $GROUPS_SEL;" \
+            "TCP congestion control: $(sysctl -n \
+                net.ipv4.tcp_congestion_control)${TCP_CC:+ (--tcp-cc)};" \
             "quick=$QUICK; CPU busy before the run: $BUSY%;" \
             "took $((SECONDS / 60)) min $((SECONDS % 60)) s."
         echo
@@ -1924,6 +1966,7 @@ main() {
     trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+    set_tcp_cc
     mkdir -p "$BENCH_DIR/results"
     : >"$WORK/raw.log"
     check_ports_free

@@ -66,6 +66,8 @@ static const char usage[] =
     "                         its -L listeners use; default \"default\")\n"
     "      --links N          agent: links to keep open (default 1)\n"
     "      --exit             gateway: agents may exit through it\n"
+    "      --plaintext        gateway: no TLS on a non-loopback --bind\n"
+    "                         (tokens and traffic cross unencrypted)\n"
     "      --mark M           SO_MARK for ferry's own sockets (default\n"
     "                         0x1f3 with tproxy/redirect listeners)\n"
     "      --no-exit          agent: the gateway may not exit through it\n"
@@ -87,7 +89,7 @@ struct cli {
     /* gateway / agent */
     const char *bind, *cert, *key, *server, *token, *token_file, *ca;
     const char *fingerprint, *id, *group, *links;
-    bool insecure, exit, no_exit;
+    bool insecure, exit, no_exit, plaintext;
 };
 
 static int parse_cli(struct cli *cli, int argc, char **argv)
@@ -115,6 +117,7 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         {"links", required_argument, NULL, 'N'},
         {"insecure", no_argument, NULL, 'i'},
         {"exit", no_argument, NULL, 'e'},
+        {"plaintext", no_argument, NULL, 'p'},
         {"no-exit", no_argument, NULL, 'n'},
         {"mark", required_argument, NULL, 'M'},
         {0},
@@ -163,6 +166,7 @@ static int parse_cli(struct cli *cli, int argc, char **argv)
         case 'N': cli->links = optarg; break;
         case 'i': cli->insecure = true; break;
         case 'e': cli->exit = true; break;
+        case 'p': cli->plaintext = true; break;
         case 'n': cli->no_exit = true; break;
         case 'M': cli->mark = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
@@ -227,18 +231,24 @@ static int cli_gateway(const struct cli *cli, struct conf *c,
     g->enabled = true;
     g->listen = t.ip;
     g->exit = cli->exit;
+    g->plaintext = cli->plaintext;
     int rc = 0;
     if (!cli->cert != !cli->key) {
         return snprintf(err, errlen, "gateway: --cert and --key go "
                                      "together"),
                -EINVAL;
+    } else if (cli->cert && cli->plaintext) {
+        return snprintf(err, errlen, "gateway: --plaintext means no "
+                                     "--cert and --key"),
+               -EINVAL;
     } else if (cli->cert) {
         rc = conf_set_string(&g->cert, cli->cert);
         if (rc == 0)
             rc = conf_set_string(&g->key, cli->key);
-    } else if (!addr_is_loopback(&g->listen)) {
+    } else if (!cli->plaintext && !addr_is_loopback(&g->listen)) {
         return snprintf(err, errlen, "gateway: --cert and --key are needed "
-                                     "on a non-loopback --bind"),
+                                     "on a non-loopback --bind (or "
+                                     "--plaintext)"),
                -EINVAL;
     }
     char *tok = NULL;

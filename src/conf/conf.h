@@ -59,6 +59,7 @@
  *     listen: 0.0.0.0:8443     # required; as a listener's listen
  *     cert: /etc/ferry/gw.pem  # cert and key: both or neither; none =
  *     key: /etc/ferry/gw.key   #   no TLS, on a loopback address only
+ *     plaintext: false         #   or anywhere, when true (no TLS at all)
  *     client_ca: ca.pem        # optional: require client certificates
  *     websocket_path: /ferry
  *     tokens:                  # required, at least one
@@ -241,6 +242,7 @@ struct conf_gateway {
     struct conf_token *tokens; /* owned array of n_tokens (>= 1) */
     unsigned n_tokens;
     bool exit;         /* agents may send traffic out through here */
+    bool plaintext;    /* no TLS on a non-loopback listen, by choice */
     bool balance_rr;   /* round-robin instead of fewest streams */
     struct conf_link link;
 };

@@ -60,6 +60,7 @@ const cyaml_schema_field_t conftun_gateway_fields[] = {
     CYAML_FIELD_SEQUENCE("tokens", CYAML_FLAG_POINTER, struct raw_gateway,
                          tokens, &token_schema, 0, CYAML_UNLIMITED),
     STR("exit", OPT, struct raw_gateway, exit),
+    STR("plaintext", OPT, struct raw_gateway, plaintext),
     STR("balance", OPT, struct raw_gateway, balance),
     LINK_FIELDS(struct raw_gateway),
     CYAML_FIELD_END,
@@ -504,13 +505,16 @@ static int conv_tokens(const struct confload *ld, const struct raw_gateway *r,
     return 0;
 }
 
-/* listen, and TLS: cert and key, or a loopback address. */
+/* listen, and TLS: cert and key, a loopback address, or plaintext. */
 static int conv_gateway_listen(const struct confload *ld,
                                const struct raw_gateway *r,
                                struct conf_gateway *g)
 {
     const char *why = confload_parse_listen(r->listen, &g->listen);
-    int rc;
+    int rc = confload_bool(ld, "gateway.plaintext", r->plaintext,
+                           &g->plaintext);
+    if (rc < 0)
+        return rc;
     if (why)
         return confload_fail(ld, "gateway.listen", NULL,
                     "invalid listen address \"%.60s\" for gateway.listen "
@@ -523,10 +527,16 @@ static int conv_gateway_listen(const struct confload *ld,
         return confload_fail(ld, "gateway.client_ca", NULL,
                     "gateway.client_ca needs cert and key (client "
                     "certificates come with TLS)");
-    if (!r->cert && !addr_is_loopback(&g->listen))
+    if (r->cert && g->plaintext)
+        return confload_fail(ld, "gateway.plaintext", NULL,
+                    "gateway.plaintext: true and cert/key contradict "
+                    "each other (plaintext means no TLS)");
+    if (!r->cert && !g->plaintext && !addr_is_loopback(&g->listen))
         return confload_fail(ld, "gateway.listen", NULL,
                     "a gateway without TLS must listen on loopback (put "
-                    "it behind a TLS terminator)");
+                    "it behind a TLS terminator), or say plaintext: true "
+                    "for a network that protects it (tokens and traffic "
+                    "cross it unencrypted)");
     return conv_string(ld, "gateway.client_ca", r->client_ca, false,
                        &g->client_ca);
 }

@@ -26,7 +26,7 @@ struct raw_token {
 
 struct raw_gateway {
     char *listen, *cert, *key, *client_ca, *websocket_path, *balance;
-    char *exit;
+    char *exit, *plaintext;
     struct raw_token *tokens;
     unsigned tokens_count;
     struct raw_link link;

@@ -80,3 +80,15 @@ void pipepool_drop(struct pipe_pair *p)
     }
     p->r = p->w = -1;
 }
+
+ssize_t pipe_splice(int from, int to, size_t n)
+{
+    for (;;) {
+        ssize_t r = splice(from, NULL, to, NULL, n,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}

@@ -8,6 +8,7 @@
 #define FERRY_PIPEPOOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct pipepool;
 
@@ -28,5 +29,10 @@ void pipepool_put(struct pipepool *pp, struct pipe_pair *p);
 void pipepool_drop(struct pipe_pair *p);
 /* The capacity of pipes from this pool, in bytes. */
 size_t pipepool_pipe_size(const struct pipepool *pp);
+
+/* One non-blocking splice() of up to n bytes from fd from to fd to (one
+ * of them a pipe), retried on EINTR: the number moved, 0 at the end of
+ * the source, -EAGAIN or -errno. */
+ssize_t pipe_splice(int from, int to, size_t n);
 
 #endif

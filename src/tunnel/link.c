@@ -7,7 +7,12 @@
  * (window updates, pings, opens and replies), then a chunk read from each
  * ready stream in turn; wbuf is written when it is full or nothing more
  * is ready.  A stream is "ready" while its descriptor is readable and its
- * send window is open. */
+ * send window is open.
+ *
+ * On a plain transport (no TLS, no WebSocket) payloads skip user space:
+ * a stream's bytes are spliced into the link's pipe and follow their
+ * frame header out of it; an incoming payload of SPLICE_MIN bytes or
+ * more is spliced into its stream's pipe and on to the descriptor. */
 #include "tunnel/link.h"
 
 #include <errno.h>
@@ -23,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/pipepool.h"
 #include "core/worker.h"
 #include "proto/yamux.h"
 #include "tunnel/tport.h"
@@ -41,6 +47,7 @@
 #define RCVBUF_MAX (4u << 20)     /* above: autotuning (tcp_rmem max 6M) */
 #define WINDOW_MAX (16u << 20) /* a stream's receive window at most */
 #define UDP_ROOM (YAMUX_HEADER_LEN + 2 + TUNMSG_DGRAM_MAX)
+#define SPLICE_MIN (16u << 10) /* smaller payloads are cheaper copied */
 
 enum stream_state {
     S_OPENING,   /* we sent an open request; waiting for the reply */
@@ -66,9 +73,14 @@ struct link_stream {
     struct loop_io io;
     bool readable, writable, in_ring;
     bool pair; /* fd is our end of a socketpair (the opening side) */
+    bool copy; /* fd refused splice(): its bytes go through wbuf */
     bool fin_in, fin_out, shut_wr;
     uint32_t send_win, recv_win, recv_max, unacked;
     uint64_t win_time; /* when we last granted window */
+    struct pipe_pair rpipe; /* received, spliced, not yet written to fd;
+                               from the worker's pool while it holds
+                               bytes (then ahead of q_head) */
+    uint32_t rpipe_len;
     struct chunk *q_head, *q_tail; /* received, not yet written to fd */
     uint8_t *head;    /* open request / reply / datagram being assembled */
     uint32_t head_len;
@@ -107,6 +119,8 @@ struct link {
     uint32_t cur_left;           /* payload bytes left in cur */
     struct link_stream *cur_s;   /* cur's stream, NULL: discard */
     bool in_frame;
+    bool plain;    /* the transport can splice */
+    bool hdr_only; /* read a header alone: its payload may be spliced */
     /* output */
     uint8_t *wbuf;
     size_t woff, wlen;
@@ -114,6 +128,9 @@ struct link {
     size_t ctl_len, ctl_cap;
     struct link_stream *ring;
     unsigned ring_n;
+    struct pipe_pair spipe; /* a payload that follows wbuf, from the
+                               worker's pool, or {-1, -1} */
+    uint32_t spl_left;      /* its bytes in spipe */
     /* liveness */
     uint64_t last_rx;
     uint64_t ping_sent;
@@ -188,6 +205,7 @@ static struct link_stream *stream_new(struct link *l, uint32_t id)
     s->id = id;
     s->fd = s->peer_fd = -1;
     s->io.fd = -1;
+    s->rpipe = (struct pipe_pair){-1, -1};
     s->send_win = s->recv_win = s->recv_max = YAMUX_INITIAL_WINDOW;
     s->win_time = loop_now(l->w->loop);
     l->budget_used += s->recv_max;
@@ -323,29 +341,55 @@ static void moved(struct link_stream *s, uint64_t *count, size_t n)
     s->ho->last_active = loop_now(s->link->w->loop);
 }
 
-/* One turn of a TCP stream: a chunk of its bytes, or its FIN. */
-static void pull_tcp(struct link *l, struct link_stream *s, size_t max)
+/* A TCP stream's turn read r bytes (their frame header goes into wbuf
+ * here), its end (r == 0), or nothing (r == -errno). */
+static void pulled(struct link *l, struct link_stream *s, ssize_t r)
 {
-    size_t n = max < s->send_win ? max : s->send_win;
-    ssize_t r = read(s->fd, l->wbuf + l->wlen + YAMUX_HEADER_LEN, n);
     if (r > 0) {
         wput_header(l, YAMUX_DATA, 0, s->id, (uint32_t)r);
-        l->wlen += (size_t)r;
         s->send_win -= (uint32_t)r;
         if (s->ho)
             moved(s, &s->ho->up, (size_t)r);
     } else if (r == 0) {
         wput_header(l, YAMUX_DATA, YAMUX_FIN, s->id, 0);
         s->fin_out = true;
-    } else if (errno == EAGAIN) {
+    } else if (r == -EAGAIN) {
         s->readable = false;
-    } else if (errno != EINTR) {
+    } else if (r != -EINTR) {
         stream_end(s, true);
         return;
     }
     ring_check(s);
     if (s->fin_out && s->fin_in && s->shut_wr)
         stream_end(s, false);
+}
+
+/* One turn of a TCP stream: a chunk of its bytes, or its FIN. */
+static void pull_tcp(struct link *l, struct link_stream *s, size_t n)
+{
+    ssize_t r = read(s->fd, l->wbuf + l->wlen + YAMUX_HEADER_LEN, n);
+    pulled(l, s, r < 0 ? -errno : r);
+    if (r > 0)
+        l->wlen += (size_t)r;
+}
+
+/* The same on a plain transport: the bytes go into spipe, to be sent
+ * after their header and whatever wbuf held before it. */
+static void pull_splice(struct link *l, struct link_stream *s, size_t n)
+{
+    if (l->spipe.r < 0 && pipepool_get(l->w->pipes, &l->spipe) < 0) {
+        pull_tcp(l, s, n);
+        return;
+    }
+    ssize_t r = pipe_splice(s->fd, l->spipe.w, n);
+    if (r == -EINVAL) { /* this descriptor cannot be spliced */
+        s->copy = true;
+        pull_tcp(l, s, n);
+        return;
+    }
+    if (r > 0)
+        l->spl_left = (uint32_t)r;
+    pulled(l, s, r);
 }
 
 /* One turn of a UDP stream: one datagram (dropped when the window is
@@ -375,6 +419,8 @@ static void pull_udp(struct link *l, struct link_stream *s)
 
 static void fill(struct link *l)
 {
+    if (l->spl_left) /* nothing may come between a header and its bytes */
+        return;
     if (l->woff == l->wlen)
         l->woff = l->wlen = 0;
     size_t pending = l->wlen - l->woff;
@@ -394,12 +440,47 @@ static void fill(struct link *l)
         l->ring = s->rnext; /* the next one's turn comes next */
         if (s->kind == TUNMSG_UDP) {
             pull_udp(l, s);
-        } else {
-            size_t max = l->ring_n == 1 ? wroom(l) - YAMUX_HEADER_LEN
-                                        : CHUNK_FAIR;
+            continue;
+        }
+        bool splice = l->plain && !s->copy;
+        /* Alone, a spliced frame may take a whole pipe (1 MiB): a control
+         * frame then waits < 1 ms behind it, and 256 KiB frames cost 10 %
+         * of the throughput. */
+        size_t max = l->ring_n > 1 ? CHUNK_FAIR
+                     : splice      ? pipepool_pipe_size(l->w->pipes)
+                                   : wroom(l) - YAMUX_HEADER_LEN;
+        if (max > s->send_win)
+            max = s->send_win;
+        if (!splice) {
             pull_tcp(l, s, max);
+        } else {
+            pull_splice(l, s, max);
+            if (l->spl_left)
+                return;
         }
     }
+}
+
+/* Write some of what is ready: wbuf, then the payload in spipe.  The
+ * bytes written, 0 when nothing waits, -EAGAIN or -errno. */
+static ssize_t push(struct link *l)
+{
+    ssize_t r;
+    if (l->wlen > l->woff) {
+        const uint8_t *p = l->wbuf + l->woff;
+        size_t n = l->wlen - l->woff;
+        r = l->spl_left ? tport_write_more(l->t, p, n)
+                        : tport_write(l->t, p, n);
+        if (r > 0)
+            l->woff += (size_t)r;
+        return r;
+    }
+    if (!l->spl_left)
+        return 0;
+    r = tport_splice_out(l->t, l->spipe.r, l->spl_left);
+    if (r > 0)
+        l->spl_left -= (uint32_t)r;
+    return r;
 }
 
 static void pump(struct link *l)
@@ -408,19 +489,13 @@ static void pump(struct link *l)
     while (!l->closed) {
         fill(l);
         int rc = tport_flush(l->t);
-        if (l->wlen == l->woff || rc == -EAGAIN) {
-            if (rc < 0 && rc != -EAGAIN)
-                link_close(l, "write_error");
-            return;
-        }
-        ssize_t r = tport_write(l->t, l->wbuf + l->woff, l->wlen - l->woff);
-        if (r == -EAGAIN)
+        ssize_t r = rc < 0 ? rc : push(l);
+        if (r == 0 || r == -EAGAIN)
             return;
         if (r < 0) {
             link_close(l, "write_error");
             return;
         }
-        l->woff += (size_t)r;
         moved += (size_t)r;
         if (moved >= PASS_MAX) { /* let other connections run */
             link_kick(l);
@@ -457,6 +532,15 @@ static void queue_free(struct link_stream *s)
         free(c);
     }
     s->q_tail = NULL;
+}
+
+/* Give back a pipe, or close it when it holds n bytes. */
+static void pipe_release(struct link *l, struct pipe_pair *p, uint32_t n)
+{
+    if (n)
+        pipepool_drop(p);
+    else if (p->r >= 0)
+        pipepool_put(l->w->pipes, p);
 }
 
 static void close_fd(int fd, bool reset)
@@ -514,6 +598,7 @@ static void stream_end(struct link_stream *s, bool reset)
     s->io.fd = -1; /* an event of this batch may still name s */
     close_fd(s->fd, reset);
     close_fd(s->peer_fd, false);
+    pipe_release(l, &s->rpipe, s->rpipe_len);
     queue_free(s);
     free(s->head);
     loop_defer(l->w->loop, &s->free_later, free_stream, s);
@@ -566,7 +651,7 @@ static int enqueue(struct link_stream *s, const uint8_t *p, size_t n)
 
 static void maybe_shutdown(struct link_stream *s)
 {
-    if (!s->fin_in || s->q_head || s->shut_wr || s->fd < 0 ||
+    if (!s->fin_in || s->rpipe_len || s->q_head || s->shut_wr || s->fd < 0 ||
         s->state != S_OPEN)
         return;
     s->shut_wr = true;
@@ -576,9 +661,41 @@ static void maybe_shutdown(struct link_stream *s)
         stream_end(s, false);
 }
 
+/* Count n bytes written to the descriptor. */
+static void delivered(struct link_stream *s, size_t n, bool paid)
+{
+    if (!paid)
+        consumed(s, (uint32_t)n);
+    if (s->ho)
+        moved(s, &s->ho->down, n);
+}
+
+/* Splice the pipe's bytes to the descriptor until it blocks; false when
+ * that ended the stream. */
+static bool drain_pipe(struct link_stream *s)
+{
+    while (s->rpipe_len && s->writable) {
+        ssize_t r = pipe_splice(s->rpipe.r, s->fd, s->rpipe_len);
+        if (r == -EAGAIN) {
+            s->writable = false;
+        } else if (r < 0) {
+            stream_end(s, true);
+            return false;
+        } else {
+            s->rpipe_len -= (uint32_t)r;
+            delivered(s, (size_t)r, false);
+        }
+    }
+    if (!s->rpipe_len && s->rpipe.r >= 0)
+        pipepool_put(s->link->w->pipes, &s->rpipe);
+    return true;
+}
+
 /* Write queued bytes to the descriptor until it blocks. */
 static void drain(struct link_stream *s)
 {
+    if (!drain_pipe(s))
+        return;
     while (s->q_head && s->writable) {
         struct chunk *c = s->q_head;
         ssize_t r = write(s->fd, c->data + c->off, c->len - c->off);
@@ -592,10 +709,7 @@ static void drain(struct link_stream *s)
             continue;
         }
         c->off += (uint32_t)r;
-        if (!c->paid)
-            consumed(s, (uint32_t)r);
-        if (s->ho)
-            moved(s, &s->ho->down, (size_t)r);
+        delivered(s, (size_t)r, c->paid);
         if (c->off == c->len) {
             s->q_head = c->next;
             if (!s->q_head)
@@ -609,7 +723,7 @@ static void drain(struct link_stream *s)
 /* TCP bytes for the descriptor: straight through when nothing waits. */
 static void tcp_in(struct link_stream *s, const uint8_t *p, size_t n)
 {
-    if (!s->q_head && s->writable && s->fd >= 0) {
+    if (!s->rpipe_len && !s->q_head && s->writable && s->fd >= 0) {
         ssize_t r = write(s->fd, p, n);
         if (r < 0 && errno != EAGAIN && errno != EINTR) {
             stream_end(s, true);
@@ -618,9 +732,8 @@ static void tcp_in(struct link_stream *s, const uint8_t *p, size_t n)
         if (r < 0)
             s->writable = false;
         size_t done = r > 0 ? (size_t)r : 0;
-        consumed(s, (uint32_t)done);
-        if (s->ho && done)
-            moved(s, &s->ho->down, done);
+        if (done)
+            delivered(s, done, false);
         p += done;
         n -= done;
     }
@@ -923,11 +1036,69 @@ static void consume(struct link *l, const uint8_t *p, size_t n)
  * not one per record.  Returns the last read's result. */
 static ssize_t fill_rbuf(struct link *l, size_t *got)
 {
+    size_t want = l->hdr_only ? YAMUX_HEADER_LEN - l->hdr_len : RBUF_SIZE;
     ssize_t r = 0;
     *got = 0;
-    while (*got < RBUF_SIZE &&
-           (r = tport_read(l->t, l->rbuf + *got, RBUF_SIZE - *got)) > 0)
+    while (*got < want &&
+           (r = tport_read(l->t, l->rbuf + *got, want - *got)) > 0)
         *got += (size_t)r;
+    return r;
+}
+
+/* Whether the rest of the current payload should be spliced. */
+static bool splice_ready(const struct link *l)
+{
+    const struct link_stream *s = l->cur_s;
+    return l->plain && l->in_frame && l->cur_left >= SPLICE_MIN && s &&
+           s->state == S_OPEN && s->kind == TUNMSG_TCP && s->fd >= 0 &&
+           !s->copy && !s->q_head &&
+           s->rpipe_len < pipepool_pipe_size(l->w->pipes);
+}
+
+/* Read into rbuf and cut it into frames.  Returns like fill_rbuf. */
+static ssize_t copy_in(struct link *l, size_t *got)
+{
+    ssize_t r = fill_rbuf(l, got);
+    if (*got > 0) {
+        l->last_rx = loop_now(l->w->loop);
+        consume(l, l->rbuf, *got);
+    }
+    if (l->hdr_only && !splice_ready(l))
+        l->hdr_only = false; /* a small frame: back to large reads */
+    return r;
+}
+
+/* Splice the current payload into its stream's pipe and on.  Returns
+ * like fill_rbuf. */
+static ssize_t splice_in(struct link *l, size_t *got)
+{
+    struct link_stream *s = l->cur_s;
+    struct pipepool *pp = l->w->pipes;
+    *got = 0;
+    if (s->rpipe.r < 0 && pipepool_get(pp, &s->rpipe) < 0) {
+        s->copy = true;
+        return copy_in(l, got);
+    }
+    size_t room = pipepool_pipe_size(pp) - s->rpipe_len;
+    ssize_t r = tport_splice_in(l->t, s->rpipe.w,
+                                l->cur_left < room ? l->cur_left : room);
+    if (r == -EAGAIN && s->rpipe_len) /* the pipe may be full: copy */
+        return copy_in(l, got);
+    if (r == -EINVAL) { /* this socket cannot be spliced */
+        l->plain = false;
+        return copy_in(l, got);
+    }
+    if (r <= 0)
+        return r;
+    *got = (size_t)r;
+    l->last_rx = loop_now(l->w->loop);
+    l->cur_left -= (uint32_t)r;
+    s->rpipe_len += (uint32_t)r;
+    drain(s);
+    if (l->cur_left == 0) {
+        on_frame_end(l);
+        l->hdr_only = true; /* the next payload may be large too */
+    }
     return r;
 }
 
@@ -936,12 +1107,8 @@ static void read_pass(struct link *l)
     size_t moved = 0;
     while (!l->closed) {
         size_t got;
-        ssize_t r = fill_rbuf(l, &got);
-        if (got > 0) {
-            l->last_rx = loop_now(l->w->loop);
-            consume(l, l->rbuf, got);
-            moved += got;
-        }
+        ssize_t r = splice_ready(l) ? splice_in(l, &got) : copy_in(l, &got);
+        moved += got;
         if (r == -EAGAIN || l->closed)
             break;
         if (r <= 0) {
@@ -1111,21 +1278,17 @@ static void idle_check(struct loop_timer *t)
     stream_end(s, false);
 }
 
-/* What the link wrote into the socketpair and the opener did not read
- * goes to the adopted socket first; its window was granted already. */
-static int take_pair(struct link_stream *s, int pair)
+/* Put the n bytes waiting in fd (a socketpair's end or a pipe) at the
+ * head of the stream's queue.  paid: their window was granted already.
+ * Returns the number taken, or -ENOMEM. */
+static ssize_t unread(struct link_stream *s, int fd, size_t n, bool paid)
 {
-    int n = 0;
-    if (ioctl(pair, FIONREAD, &n) < 0)
-        return -errno;
-    if (n <= 0)
-        return 0;
-    struct chunk *c = malloc(sizeof(*c) + (size_t)n);
+    struct chunk *c = malloc(sizeof(*c) + n);
     if (!c)
         return -ENOMEM;
     size_t got = 0;
-    while (got < (size_t)n) {
-        ssize_t r = recv(pair, c->data + got, (size_t)n - got, MSG_DONTWAIT);
+    while (got < n) {
+        ssize_t r = read(fd, c->data + got, n - got);
         if (r <= 0 && !(r < 0 && errno == EINTR))
             break;
         got += r > 0 ? (size_t)r : 0;
@@ -1135,10 +1298,32 @@ static int take_pair(struct link_stream *s, int pair)
     c->next = s->q_head;
     c->off = 0;
     c->len = (uint32_t)got;
-    c->paid = true;
+    c->paid = paid;
     s->q_head = c;
     if (!s->q_tail)
         s->q_tail = c;
+    return (ssize_t)got;
+}
+
+/* The socketpair is going: the bytes it holds, which the opener did not
+ * read, go to the adopted socket first (their window was granted), then
+ * those spliced for it and not yet written, then the queue. */
+static int take_pair(struct link_stream *s, int pair)
+{
+    ssize_t rc = 0;
+    int n = 0;
+    if (s->rpipe_len) {
+        rc = unread(s, s->rpipe.r, s->rpipe_len, false);
+        if (rc < 0)
+            return (int)rc;
+        s->rpipe_len -= (uint32_t)rc; /* (none left: the pipe had them) */
+        pipe_release(s->link, &s->rpipe, s->rpipe_len);
+        s->rpipe_len = 0;
+    }
+    if (ioctl(pair, FIONREAD, &n) < 0)
+        return -errno;
+    if (n > 0 && (rc = unread(s, pair, (size_t)n, true)) < 0)
+        return (int)rc;
     return 0;
 }
 
@@ -1262,6 +1447,8 @@ int link_new(struct link **out, struct worker *w, struct tport *t,
     }
     l->w = w;
     l->t = t;
+    l->spipe = (struct pipe_pair){-1, -1};
+    l->plain = tport_plain(t);
     l->peer = *peer;
     l->conf = *c;
     l->ops = ops;
@@ -1345,6 +1532,7 @@ void link_close(struct link *l, const char *why)
             stream_end(s, true);
         }
     }
+    pipe_release(l, &l->spipe, l->spl_left);
     loop_timer_disarm(l->w->loop, &l->tick);
     loop_del(l->w->loop, &l->io);
     l->io.fd = -1; /* events of this batch skip it (freed deferred) */

@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "core/pipepool.h"
 #include "proto/ws.h"
 
 #define TLS_READ_BUF (64u << 10)    /* OpenSSL's read-ahead buffer */
@@ -149,6 +150,18 @@ static ssize_t raw_read(struct tport *t, void *buf, size_t n)
     }
 }
 
+static ssize_t plain_send(struct tport *t, const void *buf, size_t n,
+                          int flags)
+{
+    for (;;) {
+        ssize_t r = send(t->fd, buf, n, MSG_NOSIGNAL | flags);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
 static ssize_t raw_write(struct tport *t, const void *buf, size_t n)
 {
     if (t->ssl) {
@@ -159,13 +172,24 @@ static ssize_t raw_write(struct tport *t, const void *buf, size_t n)
         int rc = ssl_fail(t, ret);
         return rc == 0 ? -EPIPE : rc;
     }
-    for (;;) {
-        ssize_t r = send(t->fd, buf, n, MSG_NOSIGNAL);
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    return plain_send(t, buf, n, 0);
+}
+
+bool tport_plain(const struct tport *t) { return !t->ssl && !t->ws; }
+
+ssize_t tport_write_more(struct tport *t, const void *buf, size_t n)
+{
+    return plain_send(t, buf, n, MSG_MORE);
+}
+
+ssize_t tport_splice_out(struct tport *t, int pipe_r, size_t n)
+{
+    return pipe_splice(pipe_r, t->fd, n);
+}
+
+ssize_t tport_splice_in(struct tport *t, int pipe_w, size_t n)
+{
+    return pipe_splice(t->fd, pipe_w, n);
 }
 
 void tport_ws_start(struct tport *t, bool client)

@@ -46,4 +46,17 @@ ssize_t tport_write(struct tport *t, const void *buf, size_t n);
 /* 0 when nothing waits, -EAGAIN, or -errno. */
 int tport_flush(struct tport *t);
 
+/* Without TLS or WebSocket the bytes on the socket are the caller's own,
+ * and these move them without a copy through user space. */
+bool tport_plain(const struct tport *t);
+/* Plain only: write n bytes of buf telling the kernel that more follow
+ * at once (MSG_MORE); returns like tport_write. */
+ssize_t tport_write_more(struct tport *t, const void *buf, size_t n);
+/* Plain only: splice up to n bytes from the pipe's read end pipe_r to
+ * the socket, or from the socket into the pipe's write end pipe_w.  The
+ * number moved (> 0), 0 at the end of the stream (splice_in), -EAGAIN,
+ * or -errno. */
+ssize_t tport_splice_out(struct tport *t, int pipe_r, size_t n);
+ssize_t tport_splice_in(struct tport *t, int pipe_w, size_t n);
+
 #endif

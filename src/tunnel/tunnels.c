@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/log.h"
 #include "core/worker.h"
@@ -11,6 +12,27 @@
 #include "tunnel/gateway.h"
 #include "tunnel/link.h"
 #include "tunnel/tuntls.h"
+
+/* A tunnel that crosses a network without TLS, or without checking the
+ * gateway, was chosen explicitly; say once what it exposes. */
+static void warn_unprotected(const struct conf *c)
+{
+    const struct conf_agent *a = &c->agent;
+    const struct target *srv = &a->server;
+    bool local = srv->kind == TARGET_IP ? addr_is_loopback(&srv->ip)
+                                        : strcmp(srv->host, "localhost") == 0;
+    if (a->enabled && a->insecure && conf_tunnel_tls(a->transport))
+        log_warn("agent: insecure: the gateway's certificate is not "
+                 "checked; anyone on the path can read the tunnel");
+    if (a->enabled && !conf_tunnel_tls(a->transport) && !local)
+        log_warn("agent: no TLS to %s: the token and every tunnelled byte "
+                 "cross the network unencrypted",
+                 srv->host);
+    if (c->gateway.enabled && c->gateway.plaintext &&
+        !addr_is_loopback(&c->gateway.listen))
+        log_warn("gateway: plaintext: agents' tokens and every tunnelled "
+                 "byte cross the network unencrypted");
+}
 
 int tunnels_new(struct tunnels **out, const struct conf *c, char *err,
                 size_t errlen)
@@ -34,10 +56,7 @@ int tunnels_new(struct tunnels **out, const struct conf *c, char *err,
         tunnels_free(t);
         return rc;
     }
-    if (c->agent.enabled && c->agent.insecure &&
-        conf_tunnel_tls(c->agent.transport))
-        log_warn("agent: insecure: the gateway's certificate is not "
-                 "checked; anyone on the path can read the tunnel");
+    warn_unprotected(c);
     *out = t;
     return 0;
 }

@@ -15,7 +15,10 @@
 # coming from inside the LAN, the agent's access log has them; small
 # requests are not held back 40 ms each (Nagle against delayed ACKs on the
 # link: the median of 7 stays under 30 ms); and UDP through SOCKS5 UDP
-# ASSOCIATE at the gateway to the LAN's echo server.
+# ASSOCIATE at the gateway to the LAN's echo server.  Last, a second
+# gateway without TLS on pub's public address: refused unless --plaintext
+# says so; with it, an agent dialling tcp:// carries CONNECT (1 MiB
+# checked), and both say that the link is unencrypted.
 source "$(dirname "$0")/netns.sh"
 
 PUB=10.231.1.1
@@ -103,6 +106,32 @@ if in_ns user timeout -k 5 30 python3 "$IT_DIR/socks_udp_client.py" check \
 else
     soft_fail "UDP ASSOCIATE through the tunnel: $(tail -n 1 "$T/udpc.out")"
 fi
+
+say "a gateway without TLS on a public address only with --plaintext"
+if in_ns pub timeout -k 1 5 "$FERRY_BIN" gateway --bind 0.0.0.0:8080 \
+    --token-file "$T/token" >"$T/no-plaintext.log" 2>&1; then
+    fail "a gateway without TLS started on 0.0.0.0 without --plaintext"
+fi
+assert_file_contains "$T/no-plaintext.log" \
+    "--cert and --key are needed on a non-loopback --bind (or --plaintext)" \
+    "the refusal"
+FERRY_PORTS="8080 3129" in_ns pub start_ferry gateway --plaintext \
+    --bind 0.0.0.0:8080 --token-file "$T/token" --open \
+    -L "http://$PUB:3129"
+assert_file_contains "$FERRY_ERR" "gateway: plaintext: agents' tokens" \
+    "the plaintext gateway's warning"
+GW2_ERR=$FERRY_ERR
+FERRY_PORTS=" " in_ns lan start_ferry agent --server "tcp://$PUB:8080" \
+    --token-file "$T/token" --id lan2
+wait_until 10 "the plaintext agent's warning" grep -qF \
+    "agent: no TLS to $PUB: the token" "$FERRY_ERR"
+wait_until 15 "agent lan2 registered over the plaintext link" grep -qE \
+    "agent lan2 \(group default\) link 0 from 10\.231\.3\.2:[0-9]+ up" \
+    "$GW2_ERR"
+in_ns user curl -sS --max-time 20 -p -x "http://$PUB:3129" \
+    -o "$T/big-plain.bin" "http://$SRV/big"
+cmp -s "$T/big-plain.bin" "$T/www-80/big" ||
+    fail "1 MiB through CONNECT over the plaintext link differs"
 
 assert_no_secret "$TOKEN" "$T"/*.err "$T"/*.out
 finish

@@ -5,7 +5,8 @@
 #   - half-close both ways, with a server that sends 3 MB as soon as it
 #     is connected (whether some of it is already in the socketpair at
 #     the handoff is up to timing here; unit/tunnel/test_link.c makes
-#     sure of that case);
+#     sure of that case), over TLS and over a plain link (tcp://), where
+#     the links splice payloads instead of copying them;
 #   - the access line, now written by the link: result, byte counts, end;
 #   - a client that sent bytes right behind its request (relayed by the
 #     session instead), the idle timeout, and the gateway's shutdown with
@@ -15,41 +16,61 @@ source "$(dirname "$0")/lib.sh"
 start_halfclose_servers
 start_py echo echo
 ECHO=$PY_PORT
-read -r GW MP < <(free_ports 2 | xargs)
+read -r GW MP GW2 MP2 < <(free_ports 4 | xargs)
 
 tunnel_secrets
-cat >"$T/gateway.yaml" <<EOF
+# gateway_yaml PORT MIXED_PORT [TLS_KEYS]: a gateway whose mixed listener
+# exits at group lab.
+gateway_yaml() {
+    cat <<EOF
 log: {level: debug}
 timeouts: {idle: 2s, shutdown: 1s}
 gateway:
-  listen: 127.0.0.1:$GW
-  cert: $T/gw.crt
-  key: $T/gw.key
+  listen: 127.0.0.1:$1
+${3:-}
   tokens:
     - token_hash: "$(openssl passwd -6 "$TOKEN")"
       groups: [lab]
 egresses:
   - {name: lab, type: tunnel, group: lab}
 listeners:
-  - {type: mixed, listen: "127.0.0.1:$MP", via: lab}
+  - {type: mixed, listen: "127.0.0.1:$2", via: lab}
 EOF
-cat >"$T/agent.yaml" <<EOF
+}
+# agent_yaml ID SERVER [TLS_KEY]: an agent of group lab.
+agent_yaml() {
+    cat <<EOF
 log: {level: debug}
 agent:
-  server: tls://127.0.0.1:$GW
+  server: $2
   token_file: $T/token
-  fingerprint: "$FP"
-  id: a1
+  id: $1
   group: lab
+${3:-}
 EOF
+}
+gateway_yaml "$GW" "$MP" "  cert: $T/gw.crt
+  key: $T/gw.key" >"$T/gateway.yaml"
+gateway_yaml "$GW2" "$MP2" >"$T/gateway-plain.yaml"
+agent_yaml a1 "tls://127.0.0.1:$GW" "  fingerprint: \"$FP\"" >"$T/agent.yaml"
+agent_yaml a2 "tcp://127.0.0.1:$GW2" >"$T/agent-plain.yaml"
 FERRY_PORTS="$GW $MP" start_ferry -c "$T/gateway.yaml"
 GW_PID=$FERRY_PID GW_ERR=$FERRY_ERR
+FERRY_PORTS="$GW2 $MP2" start_ferry -c "$T/gateway-plain.yaml"
+GW2_ERR=$FERRY_ERR
 FERRY_PORTS=" " start_ferry -c "$T/agent.yaml"
+FERRY_PORTS=" " start_ferry -c "$T/agent-plain.yaml"
 wait_until 15 "agent a1 registered" \
     grep -qE "gateway: agent a1 \(group lab\) link [0-9]+ from .* up" "$GW_ERR"
+wait_until 15 "agent a2 registered" \
+    grep -qE "gateway: agent a2 \(group lab\) link [0-9]+ from .* up" "$GW2_ERR"
 
-say "half-close both ways through the tunnel, the link relaying the client"
-py - "$MP" "$CF" "$SF" "$SF_LOG" <<'PY'
+# halfclose_through WHAT MIXED_PORT GATEWAY_LOG
+halfclose_through() {
+    local what=$1 mp=$2 log=$3 taken proto port line up down want
+    say "half-close both ways through the tunnel ($what)," \
+        "the link relaying the client"
+    py - "$mp" "$CF" "$SF" "$SF_LOG" <<'PY'
 import sys
 import ftlib
 
@@ -58,22 +79,29 @@ for kind in ("http", "socks5", "socks4"):
     ftlib.halfclose_client_first(kind, P, CF)
     ftlib.halfclose_server_first(kind, P, SF, sys.argv[4])
 PY
-taken=$(grep -c "the link relays its opener's socket" "$GW_ERR") || true
-((taken >= 6)) || fail "the gateway's link took over $taken of 6 connections"
+    taken=$(grep -c "the link relays its opener's socket" "$log") || true
+    ((taken >= 6)) ||
+        fail "the $what gateway's link took over $taken of 6 connections"
 
-say "the access lines, written by the link"
-for proto in http socks5 socks4; do
-    for port in "$CF" "$SF"; do
-        line=$(wait_access_line "$GW_ERR" "proto=$proto .*target=127\.0\.0\.1:$port ")
-        check_access_line "$line" result=ok end=eof
-        up=$(log_field "$line" up)
-        down=$(log_field "$line" down)
-        # client-first: the server's "GOT <n> <sha256>" line comes first
-        want=$((3000000 + (port == CF ? 77 : 0)))
-        ((up == 2500000)) || fail "$proto to $port: up=$up, expected 2500000"
-        ((down == want)) || fail "$proto to $port: down=$down, expected $want"
+    say "the access lines, written by the link ($what)"
+    for proto in http socks5 socks4; do
+        for port in "$CF" "$SF"; do
+            line=$(wait_access_line "$log" \
+                "proto=$proto .*target=127\.0\.0\.1:$port ")
+            check_access_line "$line" result=ok end=eof
+            up=$(log_field "$line" up)
+            down=$(log_field "$line" down)
+            # client-first: the server's "GOT <n> <sha256>" line first
+            want=$((3000000 + (port == CF ? 77 : 0)))
+            ((up == 2500000)) ||
+                fail "$what, $proto to $port: up=$up, expected 2500000"
+            ((down == want)) ||
+                fail "$what, $proto to $port: down=$down, expected $want"
+        done
     done
-done
+}
+halfclose_through TLS "$MP" "$GW_ERR"
+halfclose_through plain "$MP2" "$GW2_ERR"
 
 say "bytes sent right behind the SOCKS5 request arrive first"
 py - "$MP" "$ECHO" <<'PY'

@@ -729,8 +729,8 @@ static const struct bad bad_tunnel_cases[] = {
      "  certificate: x.pem\n",
      "t.yaml:4:3: ",
      "unknown key \"certificate\" in gateway (expected one of: listen, "
-     "cert, key, client_ca, websocket_path, tokens, exit, balance, ping, "
-     "timeout, max_streams)"},
+     "cert, key, client_ca, websocket_path, tokens, exit, plaintext, "
+     "balance, ping, timeout, max_streams)"},
     {"gateway:\n"
      "  listen: :8443\n"
      "  tokens:\n"
@@ -766,7 +766,29 @@ static const struct bad bad_tunnel_cases[] = {
      GW_TOKENS,
      "t.yaml:2:11: ",
      "a gateway without TLS must listen on loopback (put it behind a TLS "
-     "terminator)"},
+     "terminator), or say plaintext: true for a network that protects it "
+     "(tokens and traffic cross it unencrypted)"},
+    {"gateway:\n"
+     "  listen: 0.0.0.0:8443\n"
+     "  plaintext: false\n"
+     GW_TOKENS,
+     "t.yaml:2:11: ",
+     "a gateway without TLS must listen on loopback"},
+    {"gateway:\n"
+     "  listen: 0.0.0.0:8443\n"
+     "  plaintext: true\n"
+     "  cert: gw.pem\n"
+     "  key: gw.key\n"
+     GW_TOKENS,
+     "t.yaml:3:14: ",
+     "gateway.plaintext: true and cert/key contradict each other "
+     "(plaintext means no TLS)"},
+    {"gateway:\n"
+     "  listen: 0.0.0.0:8443\n"
+     "  plaintext: often\n"
+     GW_TOKENS,
+     "t.yaml:3:14: ",
+     "often"},
     {"gateway:\n"
      "  listen: '[::]:8443'\n"
      GW_TOKENS,
@@ -1769,6 +1791,7 @@ static void assert_tunnel_defaults(const struct conf *c)
     }
     assert_string_equal(c->gateway.ws_path, "/ferry");
     assert_false(c->gateway.exit);
+    assert_false(c->gateway.plaintext);
     assert_false(c->gateway.balance_rr);
     assert_null(c->gateway.cert);
     assert_null(c->gateway.client_ca);
@@ -1819,6 +1842,26 @@ static void test_tunnel_defaults(void **state)
     if (gethostname(host, sizeof(host) - 1) == 0 && host[0] &&
         strlen(host) <= 64 && !strpbrk(host, " /:"))
         assert_string_equal(c->agent.id, host);
+    conf_free(c);
+}
+
+/* A gateway without TLS on a LAN address, chosen with plaintext: true. */
+static void test_tunnel_plaintext(void **state)
+{
+    (void)state;
+    static const char yaml[] = "gateway:\n"
+                               "  listen: 10.1.2.3:8443\n"
+                               "  plaintext: yes\n"
+                               "  tokens: [{token: s3cret}]\n";
+    struct conf *c = NULL;
+    char err[256] = "";
+    int rc = load(yaml, &c, err, sizeof(err));
+    if (rc != 0)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_true(c->gateway.plaintext);
+    assert_null(c->gateway.cert);
+    assert_string_equal(fmt_addr(&c->gateway.listen), "10.1.2.3:8443");
     conf_free(c);
 }
 
@@ -2439,6 +2482,7 @@ int main(void)
         cmocka_unit_test(test_empty_rules),
         cmocka_unit_test(test_tunnel_config),
         cmocka_unit_test(test_tunnel_defaults),
+        cmocka_unit_test(test_tunnel_plaintext),
         cmocka_unit_test(test_tunnel_transports),
         cmocka_unit_test(test_token_file),
         cmocka_unit_test(test_tunnel_url),

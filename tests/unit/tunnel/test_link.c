@@ -2,8 +2,11 @@
  * (worker_new() on a configuration without listeners, never started: the
  * test runs the loop itself in short slices).  Link A opens streams, link
  * B accepts them with a socket whose other end the test holds as the
- * "target".  The cases are about link_adopt(): the opener giving its
- * stream back to the link together with the client's socket. */
+ * "target".  The cases are about moving bytes, and about link_adopt():
+ * the opener giving its stream back to the link together with the
+ * client's socket.  Each case runs twice: on a plain transport, where
+ * payloads are spliced, and with WebSocket framing, where they are
+ * copied. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -77,7 +80,7 @@ static void start_link(struct link **out, struct tport *t, bool client)
     assert_int_equal(link_new(out, F.w, t, &peer, &c, &ops, NULL), 0);
 }
 
-static int setup(void **state)
+static int setup(bool ws)
 {
     char err[256];
     memset(&F, 0, sizeof(F));
@@ -94,10 +97,18 @@ static int setup(void **state)
     struct tport *ta, *tb;
     assert_int_equal(tport_new(&ta, sv[0], NULL), 0);
     assert_int_equal(tport_new(&tb, sv[1], NULL), 0);
+    if (ws) {
+        tport_ws_start(ta, true);
+        tport_ws_start(tb, false);
+    }
+    assert_true(tport_plain(ta) == !ws && tport_plain(tb) == !ws);
     start_link(&F.a, ta, true);
     start_link(&F.b, tb, false);
     return 0;
 }
+
+static int setup_plain(void **state) { return setup(false); }
+static int setup_ws(void **state) { return setup(true); }
 
 static int teardown(void **state)
 {
@@ -178,6 +189,55 @@ static size_t unread(int fd)
 #define FIRST (100u << 10)
 #define SECOND (50u << 10)
 
+/* One direction of a transfer. */
+struct flow {
+    int from, to;
+    size_t sent, got;
+    unsigned turn;
+};
+
+#define BULK (3u << 20)
+
+/* Write the flow's next piece, as much as fits, and read and check
+ * what arrived (unless to is -1). */
+static void flow_step(struct flow *f)
+{
+    static const size_t sizes[] = {1, 100, 5000, 16384, 70000, 300000};
+    static uint8_t buf[300000];
+    size_t n = sizes[f->turn++ % 6];
+    if (n > BULK - f->sent)
+        n = BULK - f->sent;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = pattern(f->sent + i);
+    ssize_t r = n ? write(f->from, buf, n) : 0;
+    assert_true(r >= 0 || errno == EAGAIN);
+    f->sent += r > 0 ? (size_t)r : 0;
+    while (f->to >= 0 && (r = read(f->to, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < r; i++)
+            assert_int_equal(buf[i], pattern(f->got + (size_t)i));
+        f->got += (size_t)r;
+    }
+}
+
+/* Bytes both ways at once, in writes of many sizes: small payloads are
+ * copied and large ones (on a plain transport) spliced, and all arrive
+ * whole and in order. */
+static void test_bulk_both_ways(void **state)
+{
+    open_stream();
+    struct flow down = {F.target, F.opened_fd, 0, 0, 0};
+    struct flow up = {F.opened_fd, F.target, 0, 0, 3};
+    assert_int_equal(fcntl(F.opened_fd, F_SETFL, O_NONBLOCK), 0);
+    for (int i = 0; i < 4000 && (down.got < BULK || up.got < BULK); i++) {
+        flow_step(&down);
+        flow_step(&up);
+        spin_until(NULL, 5);
+    }
+    assert_int_equal(down.got, BULK);
+    assert_int_equal(up.got, BULK);
+}
+
+
 static bool first_in_pair(void) { return unread(F.opened_fd) == FIRST; }
 
 static void adopt(int *client_out, uint64_t idle_ms)
@@ -218,6 +278,29 @@ static void test_adopt_moves_pair_bytes_first(void **state)
     assert_string_equal(F.ended, "eof");
     assert_int_equal(F.h.down, FIRST + SECOND);
     assert_int_equal(F.h.up, 30000);
+    close(client);
+}
+
+/* More than the socketpair holds waits in the link when the opener
+ * hands over: in the pair, spliced and not yet written (plain
+ * transport), and queued.  All of it reaches the client in order. */
+static void test_adopt_with_bytes_everywhere(void **state)
+{
+    const size_t total = 1u << 20;
+    open_stream();
+    put(F.target, 0, FIRST); /* the pair nearly full, then large frames */
+    spin_until(NULL, 50);
+    struct flow down = {F.target, -1, FIRST, 0, 5};
+    for (int i = 0; i < 100 && down.sent < total; i++) {
+        size_t before = down.sent;
+        flow_step(&down);
+        if (down.sent == before)
+            spin_until(NULL, 5);
+    }
+    int client;
+    adopt(&client, 60000);
+    get(client, 0, down.sent);
+    assert_int_equal(F.h.down, down.sent);
     close(client);
 }
 
@@ -290,16 +373,20 @@ static void test_adopt_link_closed(void **state)
     close(client);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+/* (a CMUnitTest by hand: cmocka's macros name a test after f alone) */
+#define T(f, mode) {#f "_" #mode, f, setup_##mode, teardown, NULL}
+#define BOTH(f) T(f, plain), T(f, ws)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_adopt_moves_pair_bytes_first),
-        T(test_adopt_after_fin),
-        T(test_adopt_idle),
-        T(test_adopt_unknown_stream),
-        T(test_adopt_link_closed),
+        BOTH(test_bulk_both_ways),
+        BOTH(test_adopt_moves_pair_bytes_first),
+        BOTH(test_adopt_with_bytes_everywhere),
+        BOTH(test_adopt_after_fin),
+        BOTH(test_adopt_idle),
+        BOTH(test_adopt_unknown_stream),
+        BOTH(test_adopt_link_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
