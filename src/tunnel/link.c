@@ -140,6 +140,7 @@ struct link {
     struct loop_timer tick;
     bool goaway_in, goaway_out, closing, closed;
     bool read_more; /* a read pass stopped early: data may be waiting */
+    uint64_t full_said; /* when a refusal at max_streams was last logged */
     struct loop_defer kick, free_later;
 };
 
@@ -901,13 +902,30 @@ static void protocol_error(struct link *l, const char *what)
     link_close(l, "protocol_error");
 }
 
+/* Whether the link holds max_streams streams; the first refusal in 10 s
+ * is logged (a client retrying in a loop must not flood the log). */
+static bool link_full(struct link *l)
+{
+    if (l->n_streams < l->conf.max_streams)
+        return false;
+    uint64_t now = loop_now(l->w->loop);
+    if (!l->full_said || now - l->full_said >= 10000) {
+        char a[ADDR_STRLEN];
+        log_warn("tunnel: link %s: %u streams, max_streams: new streams "
+                 "are refused",
+                 addr_format(&l->peer, a, sizeof(a)), l->n_streams);
+        l->full_said = now ? now : 1;
+    }
+    return true;
+}
+
 static struct link_stream *peer_syn(struct link *l, uint32_t id)
 {
     if (!peer_id(l, id) || stream_get(l, id)) {
         protocol_error(l, "bad stream id in SYN");
         return NULL;
     }
-    if (l->goaway_out || l->n_streams >= l->conf.max_streams) {
+    if (l->goaway_out || link_full(l)) {
         ctl_frame(l, YAMUX_WINDOW_UPDATE, YAMUX_RST, id, 0);
         return NULL;
     }
@@ -1186,8 +1204,7 @@ static int open_pair(struct link_stream *s, uint8_t kind)
 int link_open(struct link *l, const struct tunmsg_open *o, link_open_fn cb,
               void *ud)
 {
-    if (l->closed || l->goaway_in || l->goaway_out ||
-        l->n_streams >= l->conf.max_streams)
+    if (l->closed || l->goaway_in || l->goaway_out || link_full(l))
         return -EBUSY;
     uint8_t req[TUNMSG_OPEN_MAX];
     int len = tunmsg_encode_open(req, sizeof(req), o);

@@ -374,6 +374,18 @@ static void test_adopt_link_closed(void **state)
 }
 
 /* (a CMUnitTest by hand: cmocka's macros name a test after f alone) */
+/* A link holding max_streams (16 here) streams opens no more: -EBUSY
+ * (and a warning is logged, at most every 10 s). */
+static void test_open_at_max_streams(void **state)
+{
+    struct tunmsg_open o = {.kind = TUNMSG_TCP};
+    assert_int_equal(target_set_host(&o.target, "example.test", 12, 80), 0);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(link_open(F.a, &o, on_opened, NULL), 0);
+    assert_int_equal(link_open(F.a, &o, on_opened, NULL), -EBUSY);
+    assert_int_equal(link_open(F.a, &o, on_opened, NULL), -EBUSY);
+}
+
 #define T(f, mode) {#f "_" #mode, f, setup_##mode, teardown, NULL}
 #define BOTH(f) T(f, plain), T(f, ws)
 
@@ -387,6 +399,7 @@ int main(void)
         BOTH(test_adopt_idle),
         BOTH(test_adopt_unknown_stream),
         BOTH(test_adopt_link_closed),
+        T(test_open_at_max_streams, plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
