@@ -29,7 +29,9 @@
     X(RESULT_BAD_ADDRTYPE, "unsupported_address", 400, 0x08, 91,            \
       "Address type not supported")                                         \
     X(RESULT_INTERNAL, "internal_error", 500, 0x01, 91, "Internal error")   \
-    X(RESULT_SHUTDOWN, "shutdown", 503, 0x01, 91, "Proxy shutting down")
+    X(RESULT_SHUTDOWN, "shutdown", 503, 0x01, 91, "Proxy shutting down")  \
+    X(RESULT_UPSTREAM, "upstream_error", 502, 0x01, 91,                     \
+      "Bad response from upstream")
 
 enum result {
 #define RESULT_ENUM(e, word, http, s5, s4, text) e,

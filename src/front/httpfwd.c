@@ -457,7 +457,7 @@ static bool pump_request(struct httpfwd *f)
     if (f->to_up.len) {
         if (flush(f, up_fd(f), &f->to_up, f->to_up.len, &f->wr_up) < 0) {
             if (!retry_stale(f))
-                abort_fwd(f, RESULT_REFUSED, "upstream_error");
+                abort_fwd(f, RESULT_UPSTREAM, "upstream_error");
             return false;
         }
         if (f->to_up.len)
@@ -477,7 +477,7 @@ static bool pump_request(struct httpfwd *f)
         return false;
     }
     if (rc < 0) {
-        abort_fwd(f, RESULT_REFUSED, "upstream_error");
+        abort_fwd(f, RESULT_UPSTREAM, "upstream_error");
         return false;
     }
     f->body_sent |= f->up_bytes != before;
@@ -527,7 +527,7 @@ static void upgrade(struct httpfwd *f, const struct http1_response_head *h,
                     int n)
 {
     if (!f->req.upgrade) {
-        answer_error(f, RESULT_REFUSED, "unexpected 101 from origin");
+        answer_error(f, RESULT_UPSTREAM, "unexpected 101 from origin");
         return;
     }
     size_t cap = bufpool_size(f->w->bufs);
@@ -565,7 +565,7 @@ static bool queue_response_head(struct httpfwd *f,
     int m = http1fwd_response_head(h, close, f->to_cl.buf,
                                    bufpool_size(f->w->bufs));
     if (m < 0) {
-        abort_fwd(f, RESULT_REFUSED, "response_head_too_large");
+        abort_fwd(f, RESULT_UPSTREAM, "response_head_too_large");
         return false;
     }
     f->to_cl.off = 0;
@@ -594,7 +594,7 @@ static void queue_early_body(struct httpfwd *f)
     ssize_t k = http1_framer_feed(&f->rsf, f->uin.buf + f->uin.off, n);
     if (k < 0) {
         f->up_broken = true;
-        abort_fwd(f, RESULT_REFUSED, "bad_response_framing");
+        abort_fwd(f, RESULT_UPSTREAM, "bad_response_framing");
         return;
     }
     memcpy(f->to_cl.buf + f->to_cl.off + f->to_cl.len,
@@ -614,7 +614,7 @@ static void final_head(struct httpfwd *f, const struct http1_response_head *h,
     f->rsf.no_body = f->req.is_head;
     if (http1_framer_feed(&f->rsf, f->uin.buf + f->uin.off, (size_t)n) !=
         n) {
-        answer_error(f, RESULT_REFUSED, "bad response framing");
+        answer_error(f, RESULT_UPSTREAM, "bad response framing");
         return;
     }
     bool close = f->close_after || http1fwd_response_closes(h) ||
@@ -663,7 +663,7 @@ static bool read_response_head(struct httpfwd *f)
     }
     if (n != -EAGAIN || f->uin.len == bufpool_size(f->w->bufs)) {
         f->up_broken = true;
-        answer_error(f, RESULT_REFUSED, "malformed response from origin");
+        answer_error(f, RESULT_UPSTREAM, "malformed response from origin");
         return false;
     }
     if (!f->rd_up)
@@ -672,7 +672,7 @@ static bool read_response_head(struct httpfwd *f)
     if (got < 0 && retry_stale(f)) /* EOF or reset on a reused socket */
         return false;
     if (got < 0) {
-        answer_error(f, RESULT_REFUSED, "origin closed without answering");
+        answer_error(f, RESULT_UPSTREAM, "origin closed without answering");
         return false;
     }
     return got > 0;
@@ -701,7 +701,7 @@ static bool pump_response(struct httpfwd *f)
                        &f->wr_cl, &f->down_bytes);
     if (rc < 0) {
         f->up_broken = true;
-        abort_fwd(f, rc == -EBADMSG ? RESULT_REFUSED : RESULT_OK,
+        abort_fwd(f, rc == -EBADMSG ? RESULT_UPSTREAM : RESULT_OK,
                   rc == -EBADMSG ? "bad_response_framing"
                                     : "client_error");
         return false;
@@ -719,7 +719,7 @@ static bool pump_response(struct httpfwd *f)
     int got = fill(f, up_fd(f), &f->uin, &f->rd_up, f->drains_up);
     if (got == -1) {
         if (http1_framer_eof(&f->rsf) < 0) {
-            abort_fwd(f, RESULT_REFUSED, "origin_closed_mid_body");
+            abort_fwd(f, RESULT_UPSTREAM, "origin_closed_mid_body");
             return false;
         }
         f->rs = RS_DONE;
@@ -727,7 +727,7 @@ static bool pump_response(struct httpfwd *f)
         return true;
     }
     if (got < 0) {
-        abort_fwd(f, RESULT_REFUSED, "upstream_error");
+        abort_fwd(f, RESULT_UPSTREAM, "upstream_error");
         return false;
     }
     return got > 0 || f->down_bytes != before;

@@ -359,11 +359,12 @@ static const enum result from_wire[] = {
     [8] = RESULT_BAD_REQUEST, [9] = RESULT_BAD_ADDRTYPE,
     [10] = RESULT_INTERNAL,   [11] = RESULT_SHUTDOWN,
     [12] = RESULT_AUTH,       [13] = RESULT_NOT_IMPLEMENTED,
+    [14] = RESULT_UPSTREAM,
 };
 
 /* Result -> wire code.  A new result needs a row here (and, if it is a
  * new kind of failure, a new code in docs/protocol.md). */
-_Static_assert(RESULT__COUNT == 16, "give the new result a tunnel code");
+_Static_assert(RESULT__COUNT == 17, "give the new result a tunnel code");
 static const uint8_t to_wire[RESULT__COUNT] = {
     [RESULT_OK] = 0,
     [RESULT_DENIED] = 1,
@@ -381,6 +382,7 @@ static const uint8_t to_wire[RESULT__COUNT] = {
     [RESULT_BAD_ADDRTYPE] = 9,
     [RESULT_INTERNAL] = 10,
     [RESULT_SHUTDOWN] = 11,
+    [RESULT_UPSTREAM] = 14,
 };
 
 int tunmsg_parse_reply(const uint8_t *buf, size_t len, enum result *out)

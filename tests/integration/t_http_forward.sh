@@ -826,8 +826,12 @@ code=$(curl_code -x "$PX" "http://nx.ferry.test:$WEB/")
 assert_eq 502 "$code" "status for a name that does not resolve"
 wait_access_line "$LOG" "target=nx\.ferry\.test:$WEB .*result=dns_failure .*status=502" >/dev/null
 for path in bighead garbage; do
+    mark_log "$LOG"
     code=$(curl_code -x "$PX" "http://127.0.0.1:$ECHO/$path")
     [[ $code == 502 ]] || soft_fail "status for /$path from the origin: $code, want 502"
+    wait_access_line "$LOG" \
+        "target=127\.0\.0\.1:$ECHO .*result=upstream_error .*status=502" \
+        >/dev/null
 done
 body=$(curl -sS --max-time 10 -x "$PX" "http://127.0.0.1:$ECHO/slow-head") ||
     soft_fail "a response head arriving in pieces failed"

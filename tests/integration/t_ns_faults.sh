@@ -124,7 +124,8 @@ say "curl exit $rc after $size bytes: $(cat "$T/dl.err")"
 ((rc != 0)) || fail "curl exited 0 although the agent died mid-transfer"
 ((size < 200 << 20)) || fail "the download is complete ($size bytes)"
 assert_match "$(cat "$T/dl.err")" "curl: \([0-9]+\) .+" "curl's error"
-wait_access_line "$GW_ERR" "target=$SRV:80 .*status=200 end=origin_closed_mid_body" \
+wait_access_line "$GW_ERR" \
+    "target=$SRV:80 .*result=upstream_error .*status=200 end=origin_closed_mid_body" \
     >/dev/null
 wait_until 10 "the gateway to see the link down" \
     grep -q "agent a1 (group lab) link 0 from .* down" "$GW_ERR"

@@ -516,7 +516,7 @@ static const enum result wire_codes[] = {
     RESULT_REFUSED,     RESULT_NET_UNREACH,  RESULT_HOST_UNREACH,
     RESULT_TIMEOUT,     RESULT_NO_TUNNEL,    RESULT_BAD_REQUEST,
     RESULT_BAD_ADDRTYPE, RESULT_INTERNAL,    RESULT_SHUTDOWN,
-    RESULT_AUTH,        RESULT_NOT_IMPLEMENTED,
+    RESULT_AUTH,        RESULT_NOT_IMPLEMENTED, RESULT_UPSTREAM,
 };
 
 static void test_reply_parse(void **st)
@@ -582,6 +582,8 @@ static void test_reply_spot_codes(void **st)
     assert_int_equal(out[1], 8);
     tunmsg_encode_reply(out, 2, RESULT_SHUTDOWN);
     assert_int_equal(out[1], 11);
+    tunmsg_encode_reply(out, 2, RESULT_UPSTREAM);
+    assert_int_equal(out[1], 14);
 }
 
 /* ---- datagrams ------------------------------------------------------- */
