@@ -9,12 +9,9 @@
 #include "core/relay.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define SPLICE_FLAGS (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 
 void relay_init(struct relay *r, int fd_a, int fd_b, struct pipepool *pipes,
                 struct bufpool *bufs)
@@ -78,15 +75,13 @@ static int flush_pipe(struct relay *r, int d)
     struct relay_dir *dir = &r->dir[d];
     int dst = r->fd[!d];
     while (dir->in_pipe > 0 && r->writable[!d]) {
-        ssize_t n = splice(dir->pipe.r, NULL, dst, NULL, dir->in_pipe,
-                           SPLICE_FLAGS);
-        if (n < 0) {
-            if (errno == EAGAIN)
-                r->writable[!d] = false;
-            else if (errno != EINTR)
-                return -errno;
+        ssize_t n = pipe_splice(dir->pipe.r, dst, dir->in_pipe);
+        if (n == -EAGAIN) {
+            r->writable[!d] = false;
             continue;
         }
+        if (n < 0)
+            return (int)n;
         dir->in_pipe -= (size_t)n;
         dir->bytes += (uint64_t)n;
     }
@@ -125,8 +120,7 @@ static int fill_pipe(struct relay *r, int d)
             return rc;
     }
     size_t room = pipepool_pipe_size(r->pipes) - dir->in_pipe;
-    ssize_t n = splice(r->fd[d], NULL, dir->pipe.w, NULL, room,
-                       SPLICE_FLAGS);
+    ssize_t n = pipe_splice(r->fd[d], dir->pipe.w, room);
     if (n > 0) {
         dir->in_pipe += (size_t)n;
         return 0;
@@ -135,17 +129,17 @@ static int fill_pipe(struct relay *r, int d)
         dir->src_eof = true;
         return 0;
     }
-    if (errno == EAGAIN) {
+    if (n == -EAGAIN) {
         if (dir->in_pipe == 0)
             r->readable[d] = false; /* dry socket; else the pipe is full */
         return 0;
     }
-    if (errno == EINVAL && dir->in_pipe == 0) {
+    if (n == -EINVAL && dir->in_pipe == 0) {
         dir->copy_mode = true;
         pipepool_put(r->pipes, &dir->pipe);
         return 0;
     }
-    return errno == EINTR ? 0 : -errno;
+    return (int)n;
 }
 
 /* Advance direction d as far as readiness and the budget allow.  1 when
