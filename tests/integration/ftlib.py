@@ -33,6 +33,18 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
+_REPORT_LOCK = threading.Lock()
+
+
+def report(line):
+    """One whole line of a server's report on stdout.  Handlers run in
+    threads, and print() writes a line and its newline apart, so two
+    reports could share a line and a test counting lines miss one."""
+    with _REPORT_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def expect(cond, msg):
     if not cond:
         raise AssertionError(msg)
@@ -517,7 +529,7 @@ def listen(host, backlog=128):
 
 
 def announce(ls):
-    print(f"PORT {ls.getsockname()[1]}", flush=True)
+    report(f"PORT {ls.getsockname()[1]}")
 
 
 def serve_forever(ls, handler):
@@ -603,7 +615,7 @@ def serve_halfclose(args):
             send_stream(c, 2, args.bytes, chunk=16384, pace=args.pace)
             c.shutdown(socket.SHUT_WR)
             n, sha = recv_hash(c)
-            print(f"GOT {n} {sha}", flush=True)
+            report(f"GOT {n} {sha}")
 
     serve_forever(ls, handle)
 
@@ -630,9 +642,9 @@ def serve_blast(args):
         th.start()
         n, sha = recv_hash(c)
         th.join(120)
-        print(f"DONE recv={n} recv_sha={sha} sent={want} "
-              f"sent_sha={res.get('sent_sha')} "
-              f"secs={time.monotonic() - t0:.2f}", flush=True)
+        report(f"DONE recv={n} recv_sha={sha} sent={want} "
+               f"sent_sha={res.get('sent_sha')} "
+               f"secs={time.monotonic() - t0:.2f}")
 
     serve_forever(ls, handle)
 
@@ -646,7 +658,7 @@ def serve_paced(args):
     def handle(c, peer):
         sha = send_stream(c, 3, args.bytes, chunk=16384, pace=args.pace)
         c.shutdown(socket.SHUT_WR)
-        print(f"SENT {args.bytes} {sha}", flush=True)
+        report(f"SENT {args.bytes} {sha}")
         c.settimeout(30)
         c.recv(1)
 

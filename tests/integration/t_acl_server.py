@@ -56,7 +56,7 @@ def serve(ls):
     while True:
         c, peer = ls.accept()
         local = c.getsockname()[0]
-        print(f"ACCEPT {local} {peer[0]}:{peer[1]}", flush=True)
+        ftlib.report(f"ACCEPT {local} {peer[0]}:{peer[1]}")
         threading.Thread(target=handle, args=(c, local), daemon=True).start()
 
 
@@ -81,7 +81,7 @@ def main():
         socks.append(s)
     for s in socks:
         threading.Thread(target=serve, args=(s,), daemon=True).start()
-    print(f"PORT {port}", flush=True)
+    ftlib.report(f"PORT {port}")
     threading.Event().wait()
 
 
