@@ -38,7 +38,7 @@
 #define WBUF_HIGH (128 * 1024) /* stop pulling from streams here */
 #define WBUF_CAP (WBUF_HIGH + 2 * (YAMUX_HEADER_LEN + 2 + 65535))
 #define WBUF_COMPACT (32 * 1024) /* see fill() */
-#define CHUNK_FAIR 16384       /* a stream's turn when several are ready */
+#define CHUNK_FAIR 32768       /* a stream's turn when several are ready */
 #define SPLICE_FAIR 65536      /* the same, spliced: three syscalls a turn */
 #define PASS_MAX (64u << 10)   /* bytes per event before yielding: small
                                   enough that a ping waits < 1 ms */
@@ -448,7 +448,9 @@ static void fill(struct link *l)
         /* Alone, a spliced frame may take a whole pipe (1 MiB): a control
          * frame then waits < 1 ms behind it, and 256 KiB frames cost 10 %
          * of the throughput.  With others ready, 64 KiB turns moved 8
-         * streams 40 % faster than 16 KiB, the loaded RTT unchanged. */
+         * streams 40 % faster than 16 KiB, the loaded RTT unchanged;
+         * copied through TLS, 32 KiB turns moved them 10-20 % faster than
+         * 16 KiB at the same loaded RTT, and 64 KiB ones raised its p99. */
         size_t max = l->ring_n == 1 ? (splice ? pipepool_pipe_size(l->w->pipes)
                                               : wroom(l) - YAMUX_HEADER_LEN)
                      : splice       ? SPLICE_FAIR
@@ -492,8 +494,12 @@ static void pump(struct link *l)
     size_t moved = 0;
     while (!l->closed) {
         fill(l);
-        int rc = tport_flush(l->t);
-        ssize_t r = rc < 0 ? rc : push(l);
+        /* TLS records wait in the transport until nothing more is ready
+         * (or its 64 KiB buffer fills): a flush per record made every
+         * send() a single 16 KiB record. */
+        ssize_t r = push(l);
+        if (r == 0)
+            r = tport_flush(l->t);
         if (r == 0 || r == -EAGAIN)
             return;
         if (r < 0) {

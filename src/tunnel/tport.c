@@ -208,7 +208,9 @@ void tport_ws_start(struct tport *t, bool client)
         snprintf(t->err, sizeof(t->err), "out of memory");
 }
 
-int tport_flush(struct tport *t)
+/* Hand the queued WebSocket frames to the layer below (where TLS records
+ * may wait in the buffer BIO).  0 or -errno, -EAGAIN included. */
+static int ws_drain(struct tport *t)
 {
     struct ws_state *ws = t->ws;
     while (ws && ws->out_off < ws->out_len) {
@@ -220,8 +222,14 @@ int tport_flush(struct tport *t)
     }
     if (ws)
         ws->out_off = ws->out_len = 0;
-    if (!t->ssl)
-        return 0;
+    return 0;
+}
+
+int tport_flush(struct tport *t)
+{
+    int rc = ws_drain(t);
+    if (rc < 0 || !t->ssl)
+        return rc;
     BIO *b = SSL_get_wbio(t->ssl);
     if (BIO_flush(b) > 0)
         return 0;
@@ -253,13 +261,13 @@ ssize_t tport_write(struct tport *t, const void *buf, size_t n)
 {
     if (!t->ws)
         return t->err[0] ? -ENOMEM : raw_write(t, buf, n);
-    int rc = tport_flush(t);
+    int rc = ws_drain(t);
     if (rc < 0)
         return rc;
     if (n > WS_FRAME_MAX)
         n = WS_FRAME_MAX;
     ws_queue(t->ws, WS_BINARY, buf, n);
-    rc = tport_flush(t);
+    rc = ws_drain(t);
     return rc < 0 && rc != -EAGAIN ? rc : (ssize_t)n;
 }
 

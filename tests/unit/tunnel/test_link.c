@@ -4,9 +4,10 @@
  * B accepts them with a socket whose other end the test holds as the
  * "target".  The cases are about moving bytes, and about link_adopt():
  * the opener giving its stream back to the link together with the
- * client's socket.  Each case runs twice: on a plain transport, where
- * payloads are spliced, and with WebSocket framing, where they are
- * copied. */
+ * client's socket.  Each case runs four times: on a plain transport,
+ * where payloads are spliced, and with WebSocket framing, TLS, and
+ * WebSocket over TLS, where they are copied (and TLS records wait in the
+ * transport until the link flushes it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include "../spin.h"
+#include "../tlspair.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "tunnel/link.h"
@@ -80,7 +82,7 @@ static void start_link(struct link **out, struct tport *t, bool client)
     assert_int_equal(link_new(out, F.w, t, &peer, &c, &ops, NULL), 0);
 }
 
-static int setup(bool ws)
+static int setup(bool ws, bool tls)
 {
     char err[256];
     memset(&F, 0, sizeof(F));
@@ -95,20 +97,27 @@ static int setup(bool ws)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
                      0);
     struct tport *ta, *tb;
-    assert_int_equal(tport_new(&ta, sv[0], NULL), 0);
-    assert_int_equal(tport_new(&tb, sv[1], NULL), 0);
+    if (tls) {
+        tlspair_new(&ta, &tb, sv[0], sv[1]);
+    } else {
+        assert_int_equal(tport_new(&ta, sv[0], NULL), 0);
+        assert_int_equal(tport_new(&tb, sv[1], NULL), 0);
+    }
     if (ws) {
         tport_ws_start(ta, true);
         tport_ws_start(tb, false);
     }
-    assert_true(tport_plain(ta) == !ws && tport_plain(tb) == !ws);
+    bool plain = !ws && !tls;
+    assert_true(tport_plain(ta) == plain && tport_plain(tb) == plain);
     start_link(&F.a, ta, true);
     start_link(&F.b, tb, false);
     return 0;
 }
 
-static int setup_plain(void **state) { return setup(false); }
-static int setup_ws(void **state) { return setup(true); }
+static int setup_plain(void **state) { return setup(false, false); }
+static int setup_ws(void **state) { return setup(true, false); }
+static int setup_tls(void **state) { return setup(false, true); }
+static int setup_wss(void **state) { return setup(true, true); }
 
 static int teardown(void **state)
 {
@@ -387,18 +396,18 @@ static void test_open_at_max_streams(void **state)
 }
 
 #define T(f, mode) {#f "_" #mode, f, setup_##mode, teardown, NULL}
-#define BOTH(f) T(f, plain), T(f, ws)
+#define ALL(f) T(f, plain), T(f, ws), T(f, tls), T(f, wss)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(test_bulk_both_ways),
-        BOTH(test_adopt_moves_pair_bytes_first),
-        BOTH(test_adopt_with_bytes_everywhere),
-        BOTH(test_adopt_after_fin),
-        BOTH(test_adopt_idle),
-        BOTH(test_adopt_unknown_stream),
-        BOTH(test_adopt_link_closed),
+        ALL(test_bulk_both_ways),
+        ALL(test_adopt_moves_pair_bytes_first),
+        ALL(test_adopt_with_bytes_everywhere),
+        ALL(test_adopt_after_fin),
+        ALL(test_adopt_idle),
+        ALL(test_adopt_unknown_stream),
+        ALL(test_adopt_link_closed),
         T(test_open_at_max_streams, plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
