@@ -9,7 +9,8 @@
  *
  *   server   a sink/source/echo server: one epoll loop per thread, each with
  *            its own SO_REUSEPORT listener, thousands of connections each;
- *   single   download (or upload) N bytes over one stream, MB/s;
+ *   single   download (or upload) N bytes over one stream, MB/s (with
+ *            --pid: also the CPU time of those process trees per GB);
  *   multi    8 concurrent download streams, aggregate MB/s;
  *   rtt      20,000 1-byte ping-pongs on one connection, p50/p99 in us;
  *   loaded   the same ping-pongs on one connection while 8 others download
@@ -860,17 +861,37 @@ static int upload(int fd, uint64_t n, unsigned char *buf)
     return r < 0 ? r : recv_exact(fd, buf, 1, 1);
 }
 
+static long trees_ticks(const struct opts *o, int *nprocs);
+
+/* With --pid: the CPU time the proxy's processes spent on the transfer,
+ * per GB (1e9 bytes), from their ticks before and after (a process that
+ * ends meanwhile takes its ticks with it: the proxies measured here keep
+ * theirs for the whole run). */
+static void print_cpu(const struct opts *o, long ticks0)
+{
+    int nprocs;
+    long ticks = trees_ticks(o, &nprocs) - ticks0;
+    double s = (double)ticks / (double)sysconf(_SC_CLK_TCK);
+
+    printf("metric=single_cpu_s_per_gb value=%.3f ticks=%ld procs=%d"
+           " via=%s\n", s / ((double)o->bytes / 1e9), ticks, nprocs,
+           o->via_str);
+}
+
 static int cmd_single(const struct opts *o)
 {
     unsigned char hdr[HDR_LEN];
     unsigned char *buf = malloc(IO_CHUNK);
     int fd = dial_or_die(o);
     uint64_t t0;
-    int r;
+    long ticks0 = 0;
+    int r, nprocs;
 
     if (!buf)
         die("out of memory");
     put_header(hdr, o->upload ? 'U' : 'D', o->bytes);
+    if (o->npids)
+        ticks0 = trees_ticks(o, &nprocs);
     t0 = now_ns();
     r = send_all(fd, hdr, sizeof hdr);
     if (r == 0)
@@ -883,6 +904,8 @@ static int cmd_single(const struct opts *o)
     printf("metric=%s value=%.1f bytes=%" PRIu64 " seconds=%.3f via=%s\n",
            o->upload ? "single_up_mbps" : "single_mbps", mbps(o->bytes, dt),
            o->bytes, (double)dt / 1e9, o->via_str);
+    if (o->npids)
+        print_cpu(o, ticks0);
     close(fd);
     free(buf);
     return 0;
@@ -1421,8 +1444,9 @@ struct mem {
     pid_t pids[MAX_TREE];
 };
 
-/* The trees of every --pid root; a root already in a tree is skipped. */
-static void mem_read(const struct opts *o, struct mem *m)
+/* The trees of every --pid root into m->pids; a root already in a tree
+ * is skipped. */
+static void trees_read(const struct opts *o, struct mem *m)
 {
     m->nprocs = 0;
     for (int r = 0; r < o->npids && m->nprocs < MAX_TREE; r++) {
@@ -1434,6 +1458,11 @@ static void mem_read(const struct opts *o, struct mem *m)
             m->nprocs += proc_tree(o->pids[r], m->pids + m->nprocs,
                                    MAX_TREE - m->nprocs);
     }
+}
+
+static void mem_read(const struct opts *o, struct mem *m)
+{
+    trees_read(o, m);
     m->rss = m->pss = 0;
     for (int i = 0; i < m->nprocs; i++) {
         long r = proc_kib(m->pids[i], "status", "VmRSS:");
@@ -1442,6 +1471,41 @@ static void mem_read(const struct opts *o, struct mem *m)
         m->rss += r > 0 ? r : 0;
         m->pss += s > 0 ? s : 0;
     }
+}
+
+/* User + system time of one process (all its threads), in clock ticks;
+ * 0 when it is gone. */
+static long proc_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut = 0, st = 0;
+    char *rp;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    /* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt
+     * cminflt majflt cmajflt utime stime */
+    if (!fgets(buf, sizeof buf, f) || !(rp = strrchr(buf, ')')) ||
+        sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &st) != 2)
+        ut = st = 0;
+    fclose(f);
+    return (long)(ut + st);
+}
+
+static long trees_ticks(const struct opts *o, int *nprocs)
+{
+    static struct mem m;
+    long t = 0;
+
+    trees_read(o, &m);
+    for (int i = 0; i < m.nprocs; i++)
+        t += proc_ticks(m.pids[i]);
+    *nprocs = m.nprocs;
+    return t;
 }
 
 static void print_pids(const struct mem *m)
@@ -2391,7 +2455,8 @@ static void usage(void)
 {
     fputs(
 "usage: ferrybench server [--listen H:P] [--threads N]\n"
-"       ferrybench single --target H:P --via V [--bytes 2G] [--upload]\n"
+"       ferrybench single --target H:P --via V [--bytes 2G] [--upload]"
+" [--pid PID[,PID...]]\n"
 "       ferrybench multi  --target H:P --via V [--streams 8] [--seconds 3]\n"
 "       ferrybench rtt    --target H:P --via V [--count 20000]\n"
 "       ferrybench loaded --target H:P --via V [--streams 8] [--seconds 3]\n"
@@ -2414,7 +2479,8 @@ static void usage(void)
 "  --target and --listen default to 127.0.0.1:19000\n"
 "  every client command takes --timeout SECONDS (default 300)\n"
 "  multi, loaded: endless downloads, counted over --seconds after 0.5 s\n"
-"  idle: RSS summed over the process trees of every --pid\n",
+"  idle: RSS summed over the process trees of every --pid\n"
+"  single --pid: also their CPU time per GB moved\n",
           stderr);
     exit(2);
 }

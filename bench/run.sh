@@ -205,13 +205,13 @@ group_peers() {
 
 group_keys() {
     case $1 in
-    tcp) echo "single multi rtt50 rtt99 rate idle" ;;
+    tcp) echo "single cpu multi rtt50 rtt99 rate idle" ;;
     http) echo "rps p50 p99" ;;
     post) echo "post" ;;
     udp) echo "pps loss" ;;
     tunnel)
-        echo "single multi rtt50 rtt99 lrtt50 lrtt99 opens opensw idle" ;;
-    tproxy) echo "single multi" ;;
+        echo "single cpu multi rtt50 rtt99 lrtt50 lrtt99 opens opensw idle" ;;
+    tproxy) echo "single cpu multi" ;;
     esac
 }
 
@@ -1231,6 +1231,7 @@ bench() {
 metric_name() {
     case $1 in
     single) echo single_mbps ;;
+    cpu) echo single_cpu_s_per_gb ;;
     multi) echo multi_mbps ;;
     rtt50) echo rtt_p50_us ;;
     rtt99) echo rtt_p99_us ;;
@@ -1266,7 +1267,7 @@ measure_tcp() {
     fi
     pinned_rtt "$via" "$pid"
     bench rate --via "$via" --seconds "$RATE_SECONDS" --concurrency 32
-    bench single --via "$via" --bytes "$BYTES"
+    bench single --via "$via" --bytes "$BYTES" ${pid:+--pid "$pid"}
     bench multi --via "$via" --streams 8 --seconds "$MULTI_SECONDS"
 }
 
@@ -1295,7 +1296,7 @@ measure_tunnel() {
     pinned_rtt "$via" "$plist"
     bench loaded --via "$via" --streams "$LOADED_STREAMS" \
         --seconds "$LOADED_SECONDS"
-    bench single --via "$via" --bytes "$BYTES"
+    bench single --via "$via" --bytes "$BYTES" ${plist:+--pid "$plist"}
     bench multi --via "$via" --streams 8 --seconds "$MULTI_SECONDS"
 }
 
@@ -1360,7 +1361,7 @@ measure() {
         --window "$UDP_WINDOW" --size "$UDP_SIZE" ;;
     tunnel) measure_tunnel "$t" "$(via_of "$t")" "$pid" ;;
     tproxy)
-        bench single --via direct --bytes "$BYTES"
+        bench single --via direct --bytes "$BYTES" ${pid:+--pid "$pid"}
         bench multi --via direct --streams 8 --seconds "$MULTI_SECONDS"
         ;;
     esac
@@ -1380,7 +1381,7 @@ record() {
     local t=$1 k v w procs d="$WORK/$G"
     mkdir -p "$d/v/$t"
     for k in $(group_keys "$G"); do
-        [[ $t == direct && $k == idle ]] && continue
+        [[ $t == direct && ($k == idle || $k == cpu) ]] && continue
         v=$(value_of "$k")
         echo "$v" >>"$d/v/$t/$k"
         LAST[$t $k]=$v
@@ -1530,6 +1531,7 @@ row_label() {
     tunnel:rtt99) echo "RTT p99 us, idle (lower is better)" ;;
     tunnel:idle) echo "idle KiB/stream (lower is better)" ;;
     *:single) echo "single-stream MB/s (higher is better)" ;;
+    *:cpu) echo "single-stream CPU-s/GB (lower is better)" ;;
     *:multi) echo "8-stream MB/s (higher is better)" ;;
     *:rtt50) echo "RTT p50 us (lower is better)" ;;
     *:rtt99) echo "RTT p99 us (lower is better)" ;;
@@ -1564,7 +1566,7 @@ cell() {
     local f
     [[ -s $WORK/$G/v/$1/$2 ]] || { echo -; return; }
     case $2 in
-    idle) f="%.2f" ;;
+    idle | cpu) f="%.2f" ;;
     rtt*) f="%.1f" ;;
     p50 | p99) f="%ms" ;;
     loss) f="%.3f" ;;
